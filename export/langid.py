@@ -1,0 +1,170 @@
+"""Training the language identifier: data, short-span augmentation, the featurizer's vocab, fit.
+
+Features come from the runtime's `Featurizer`: the ids the model learns from are the ids it
+will be served.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bowgram.runtime.corpus import read_labelled
+from bowgram.runtime.errors import InputError
+from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec, pad
+
+from . import tutorial
+from .models import BowClassifier
+from .trainer import TrainConfig, fit, resolve_device, seed_everything
+
+NO_SPACE_SCRIPTS = ("zh", "ja", "th", "km")  # spans of these are cut by characters
+
+
+@dataclass(frozen=True)
+class LangidConfig:
+    dim: int = 16
+    hidden: int = 0  # 0: linear model (fastText style); >0 adds a ReLU layer
+    buckets: int = 2**17
+    min_n: int = 1
+    max_n: int = 4
+    min_count: int = 3  # words seen fewer times get no word feature (n-grams still cover them)
+    max_words: int = 30000
+    spans: int = 1  # random short spans (1-3 words) added per training sentence
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=6, batch_size=512, lr=3e-3, patience=2))
+
+
+TUTORIAL = LangidConfig(dim=8, buckets=0, min_n=0, max_n=0, min_count=1, spans=0,
+                        train=TrainConfig(epochs=60, batch_size=4, lr=0.05, patience=60))
+
+
+def load_data(data: str, seed: int = 0):
+    """(train_labels, train_texts, dev_labels, dev_texts) for tutorial, default or a file."""
+    if data == "tutorial":
+        (tl, tt), (dl, dt) = zip(*tutorial.LANGID_TRAIN), zip(*tutorial.LANGID_TEST)
+        return list(tl), list(tt), list(dl), list(dt)
+    if data == "default":
+        root = resources.files("bowgram.export").joinpath("data", "langid")
+        return (*read_labelled(Path(str(root / "train.tsv.gz"))), *read_labelled(Path(str(root / "dev.tsv.gz"))))
+    labels, texts = read_labelled(data)
+    if len(labels) < 2 or len(set(labels)) < 2:
+        raise InputError(f"{data}: need at least two labelled lines and two different labels to train")
+    order = np.random.default_rng(seed).permutation(len(labels))
+    n_dev = max(1, len(labels) // 20)  # 5% held out for early stopping
+    dev, train = order[:n_dev], order[n_dev:]
+    return [labels[i] for i in train], [texts[i] for i in train], [labels[i] for i in dev], [texts[i] for i in dev]
+
+
+def short_spans(labels: list[str], texts: list[str], seed: int, per_text: int = 1):
+    """Random 1-3 word spans (2-8 characters for scripts without spaces) of each text."""
+    rng = np.random.default_rng(seed)
+    out_labels, out_texts = [], []
+    for label, text in zip(labels, texts):
+        words = text.split()
+        for _ in range(per_text):
+            if label in NO_SPACE_SCRIPTS or len(words) < 2:
+                size = int(rng.integers(2, 9))
+                start = int(rng.integers(0, max(len(text) - size, 0) + 1))
+                span = text[start : start + size]
+            else:
+                size = int(rng.integers(1, 4))
+                start = int(rng.integers(0, max(len(words) - size, 0) + 1))
+                span = " ".join(words[start : start + size])
+            out_labels.append(label)
+            out_texts.append(span)
+    return out_labels, out_texts
+
+
+def build_vocab(featurizer_spec: FeaturizerSpec, texts: list[str], min_count: int, max_words: int) -> dict[str, int]:
+    counts: Counter = Counter()
+    probe = Featurizer(featurizer_spec, {})
+    for start in range(0, len(texts), 8192):
+        for words in probe.words(texts[start : start + 8192]):
+            counts.update(words)
+    ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))[:max_words]
+    return {w: i + 1 for i, w in enumerate(ranked)}
+
+
+def train(data: str, config: LangidConfig) -> dict:
+    """Train on `data`; returns what `package.write_bundle` needs."""
+    seed_everything(config.train.seed)
+    device = resolve_device(config.train.device)
+    train_labels, train_texts, dev_labels, dev_texts = load_data(data, config.train.seed)
+    spec = FeaturizerSpec(word_features=config.min_count > 0, min_n=config.min_n, max_n=config.max_n,
+                          buckets=config.buckets if config.max_n else 0)
+    vocab = build_vocab(spec, train_texts, config.min_count, config.max_words) if spec.word_features else {}
+    featurizer = Featurizer(spec, vocab)
+    if config.spans:
+        span_labels, span_texts = short_spans(train_labels, train_texts, config.train.seed, config.spans)
+        train_labels, train_texts = train_labels + span_labels, train_texts + span_texts
+    names = sorted(set(train_labels))
+    index = {label: i for i, label in enumerate(names)}
+    y = np.array([index[label] for label in train_labels])
+    x = featurizer(train_texts)
+    keep = np.flatnonzero(x.lengths() > 0)
+    counts = np.bincount(y, minlength=len(names))
+    class_weight = torch.tensor((counts.max() / np.maximum(counts, 1)) ** 0.5, dtype=torch.float32, device=device)
+    dev_short = short_spans(dev_labels, dev_texts, config.train.seed + 1)
+    model = BowClassifier(featurizer.num_ids, len(names), config.dim, config.hidden).to(device)
+    batch_size = config.train.batch_size
+
+    def batches(epoch: int):
+        rng = np.random.default_rng(config.train.seed * 1000 + epoch)
+        order = keep[rng.permutation(len(keep))]
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            targets = torch.from_numpy(y[rows]).to(device)
+            yield torch.from_numpy(pad(x, rows)).to(device), targets, class_weight[targets]
+
+    def score(m):
+        full = accuracy(m, featurizer, index, dev_labels, dev_texts, device)
+        short = accuracy(m, featurizer, index, *dev_short, device)
+        return {"dev_accuracy": full, "dev_short_accuracy": short, "score": (full + short) / 2}
+
+    model, history, best = fit(model, batches, -(-len(keep) // batch_size), score, config.train)
+    return {
+        "model": model, "vocab": vocab, "featurizer": spec.to_dict(), "labels": names, "names": names,
+        "model_info": {"architecture": "bow-classifier", "num_ids": featurizer.num_ids, "num_inputs": featurizer.num_ids,
+                       "num_labels": len(names), "dim": config.dim, "hidden": config.hidden,
+                       "training": dataclasses.asdict(config),
+                       "signature": {"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", "tokens"]}],
+                                     "outputs": [{"name": "log_probs", "dtype": "float32", "shape": ["batch", len(names)]}]}},
+        "metrics": {"history": history, "best": best,
+                    "train_rows": len(keep), "device": str(device)},
+        "example_texts": _example_texts(dev_labels, dev_texts) + tutorial_examples(),
+    }
+
+
+def tutorial_examples() -> list[str]:
+    return [t for _, t in tutorial.LANGID_TEST] + ["Das ist gut", "naïve café ÉCOLE", "नमस्ते दुनिया", "你好，世界"]
+
+
+def _example_texts(labels: list[str], texts: list[str], n: int = 12) -> list[str]:
+    seen, out = set(), []
+    for label, text in zip(labels, texts):
+        if label not in seen:
+            seen.add(label)
+            out.append(text)
+        if len(out) == n:
+            break
+    return out
+
+
+@torch.no_grad()
+def accuracy(model, featurizer, index, labels, texts, device, batch: int = 2048) -> float:
+    if not texts:
+        return 0.0
+    x = featurizer(texts)
+    gold = np.array([index.get(label, -1) for label in labels])
+    correct = 0
+    for start in range(0, len(texts), batch):
+        rows = np.arange(start, min(start + batch, len(texts)))
+        pred = model(torch.from_numpy(pad(x, rows)).to(device)).argmax(dim=1).cpu().numpy()
+        empty = x.lengths()[rows] == 0
+        correct += int(((pred == gold[rows]) & ~empty).sum())
+    return correct / len(texts)

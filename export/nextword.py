@@ -1,0 +1,110 @@
+"""Training the next-word model: tokens and vocab from the runtime's tokenizer, then fit."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bowgram.runtime.corpus import read_text
+from bowgram.runtime.errors import InputError
+from bowgram.runtime.tokenizer import Tokenizer, TokenizerSpec, Vocab, windows
+
+from . import tutorial
+from .models import NgramLM
+from .trainer import TrainConfig, fit, resolve_device, seed_everything
+
+
+@dataclass(frozen=True)
+class NextwordConfig:
+    context: int = 3
+    dim: int = 64
+    hidden: int = 512
+    dropout: float = 0.3
+    tie: bool = True
+    min_count: int = 2
+    lowercase: bool = True
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=15, batch_size=256, lr=1e-3, patience=2))
+
+
+TUTORIAL = NextwordConfig(context=2, dim=10, hidden=128, dropout=0.0, tie=False, min_count=1, lowercase=False,
+                          train=TrainConfig(epochs=10, batch_size=8, lr=1e-3, patience=10))
+
+
+def load_text(data: str) -> tuple[str, str | None]:
+    """(train text, valid text or None) for tutorial, default or a file."""
+    if data == "tutorial":
+        return tutorial.SONNET_2, None
+    if data == "default":
+        root = resources.files("bowgram.export").joinpath("data", "lm")
+        return read_text(Path(str(root / "train.txt"))), read_text(Path(str(root / "valid.txt")))
+    return read_text(data), None
+
+
+def split_valid(sequences: list[list[str]]) -> tuple[list, list]:
+    """Last 10% of the paragraphs for validation, when no valid text was given."""
+    if len(sequences) < 10:
+        return sequences, []
+    cut = len(sequences) - len(sequences) // 10
+    return sequences[:cut], sequences[cut:]
+
+
+def train(data: str, config: NextwordConfig) -> dict:
+    seed_everything(config.train.seed)
+    device = resolve_device(config.train.device)
+    spec = TokenizerSpec(lowercase=config.lowercase)
+    tokenizer = Tokenizer(spec)
+    train_text, valid_text = load_text(data)
+    sequences = tokenizer.sequences(train_text)
+    valid_seqs = tokenizer.sequences(valid_text) if valid_text is not None else None
+    if valid_seqs is None:
+        sequences, valid_seqs = split_valid(sequences)
+    vocab = Vocab.build(sequences, config.min_count)
+    x, y = windows(sequences, vocab, config.context)
+    if len(y) < config.context + 1 or len(vocab) <= 3:
+        raise InputError(f"{data}: too little text to train a context-{config.context} model "
+                         f"({len(y)} tokens, {len(vocab) - 3} words)")
+    vx, vy = windows(valid_seqs, vocab, config.context)
+    model = NgramLM(len(vocab), config.context, config.dim, config.hidden, config.dropout, config.tie).to(device)
+    x_t, y_t = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+    batch_size = config.train.batch_size
+
+    def batches(epoch: int):
+        order = torch.from_numpy(np.random.default_rng(config.train.seed * 1000 + epoch).permutation(len(y))).to(device)
+        for start in range(0, len(y), batch_size):
+            rows = order[start : start + batch_size]
+            yield x_t[rows], y_t[rows], None
+
+    def score(m):
+        if len(vy) == 0:  # no validation text: follow the training loss
+            return {"score": float(loss_of(m, x_t, y_t))}
+        ppl = float(np.exp(loss_of(m, torch.from_numpy(vx).to(device), torch.from_numpy(vy).to(device))))
+        return {"valid_perplexity": ppl, "score": ppl}
+
+    model, history, best = fit(model, batches, -(-len(y) // batch_size), score, config.train, higher_is_better=False)
+    return {
+        "model": model, "vocab": vocab.token_to_id, "featurizer": spec.to_dict(), "labels": None, "names": vocab.words,
+        "model_info": {"architecture": "ngram-lm", "vocab_size": len(vocab), "num_inputs": len(vocab),
+                       "context": config.context, "dim": config.dim, "hidden": config.hidden,
+                       "dropout": config.dropout, "tie": config.tie, "training": dataclasses.asdict(config),
+                       "signature": {"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", config.context]}],
+                                     "outputs": [{"name": "log_probs", "dtype": "float32", "shape": ["batch", len(vocab)]}]}},
+        "metrics": {"history": history, "best": best,
+                    "train_tokens": len(y), "valid_tokens": len(vy), "device": str(device),
+                    "valid_oov_rate": float((vy == vocab.unk_id).mean()) if len(vy) else None},
+        "example_texts": ["when forty winters shall", "to be or not to", "thy beauty's", "", "and",
+                          "my lord , i", "what say you ?"],
+    }
+
+
+@torch.no_grad()
+def loss_of(model, x: torch.Tensor, y: torch.Tensor, batch: int = 4096) -> float:
+    total = 0.0
+    for start in range(0, len(y), batch):
+        logp = model(x[start : start + batch])
+        total += torch.nn.functional.nll_loss(logp, y[start : start + batch], reduction="sum").item()
+    return total / max(len(y), 1)

@@ -1,0 +1,91 @@
+"""A trained model → a validated bundle: files, test vectors, validation, manifest, atomic commit.
+
+Validation loads every exported file through the runtime's own backends (exactly what users
+will run) and compares it with the torch model on the test vectors; any mismatch aborts the
+export and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bowgram.runtime import __version__
+from bowgram.runtime.bundle import BundleWriter
+from bowgram.runtime.loader import load
+from bowgram.runtime.manifest import FORMAT_VERSION
+from bowgram.runtime.verify import ATOL, RTOL, check_examples, compare_outputs
+
+from .serialize import to_onnx, to_torchscript
+
+TOP = 10  # entries of each output kept per test vector
+
+
+def producer() -> dict:
+    import onnx
+    import onnxruntime
+
+    return {"bowgram": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__, "python": platform.python_version()}
+
+
+def write_bundle(out: Path, task: str, model: torch.nn.Module, featurizer: dict, vocab: dict,
+                 names: list[str], example_texts: list[str], model_info: dict, metrics: dict,
+                 labels: list[str] | None = None) -> dict:
+    """Write, validate and commit a bundle; `names[i]` is what output index i means."""
+    model = model.cpu().eval()
+    signature = model_info.pop("signature")
+    facts = {"task": task, "format_version": FORMAT_VERSION, "featurizer": featurizer, "model": model_info}
+    if labels is not None:
+        facts["labels"] = labels
+    fields = dict(task=task, producer=producer(), model=model_info, featurizer=featurizer,
+                  signature=signature, metrics=metrics)
+    with BundleWriter(out) as writer:
+        writer.write_json("vocab.json", "vocab", vocab)
+        if labels is not None:
+            writer.write_json("labels.json", "labels", labels)
+        to_torchscript(model, writer.dir / "model.torchscript.pt", facts)
+        writer.add("model.torchscript.pt", "torchscript")
+        example = torch.randint(1, model_info["num_inputs"], _example_shape(signature))
+        writer.add("model.onnx", "onnx", **to_onnx(model, example, writer.dir / "model.onnx", signature, facts))
+        writer.write_json("examples.json", "examples", {})  # placeholder: ids come from the runtime
+        writer.write_manifest(**fields)
+        predictors = {fmt: load(writer.dir, backend=fmt) for fmt in ("onnx", "torchscript")}
+        examples, validation = _examples_and_validation(model, predictors, example_texts, names)
+        writer.write_json("examples.json", "examples", examples)
+        manifest = writer.write_manifest(validation=validation, **fields)
+        for fmt in predictors:  # the stored vectors must reproduce on a fresh load
+            check_examples(load(writer.dir, backend=fmt), examples)
+        writer.commit()
+    return manifest.to_dict()
+
+
+def _example_shape(signature: dict) -> tuple[int, ...]:
+    return tuple(3 if isinstance(d, str) and d == "batch" else 7 if isinstance(d, str) else d
+                 for d in signature["inputs"][0]["shape"])
+
+
+def _examples_and_validation(model, predictors: dict, texts: list[str], names: list[str]):
+    any_p = predictors["onnx"]
+    input_name, output_name = any_p.backend.input_names[0], any_p.backend.output_names[0]
+    records, worst = [], {fmt: 0.0 for fmt in predictors}
+    for text in texts:
+        ids = any_p.input_ids(text)
+        if not ids:
+            continue
+        batch = np.asarray([ids], dtype=np.int64)
+        with torch.no_grad():
+            reference = model(torch.from_numpy(batch)).numpy()
+        for fmt, predictor in predictors.items():
+            diff = compare_outputs({output_name: reference}, predictor.backend.run({input_name: batch}))
+            worst[fmt] = max(worst[fmt], diff[output_name])
+        top = np.argsort(-reference[0], kind="stable")[:TOP]
+        records.append({"text": text, "ids": ids,
+                        "top": [[int(i), names[i], float(reference[0, i])] for i in top]})
+    examples = {"input": input_name, "output": output_name, "examples": records}
+    validation = {fmt: {"examples": len(records), "max_abs_diff": worst[fmt], "atol": ATOL, "rtol": RTOL, "top1_identical": True}
+                  for fmt in predictors}
+    return examples, validation

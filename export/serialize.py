@@ -1,0 +1,59 @@
+"""Model → files: TorchScript and a self-contained ONNX file, each carrying key facts inside.
+
+The export contract (names, dtypes, symbolic axes) is data: `signature` from the task module,
+the same dict that goes into the manifest. Noisy exporter output is silenced narrowly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+
+from bowgram.runtime.backends.torchscript import quiet_jit_deprecation
+
+OPSET = 20
+
+
+def to_torchscript(model: torch.nn.Module, path: Path, facts: dict) -> None:
+    """Scripted (not traced) so no shape is baked in; `facts` ride along as extra files."""
+    extra = {"bowgram.json": json.dumps(facts, ensure_ascii=False)}
+    with quiet_jit_deprecation():
+        torch.jit.save(torch.jit.script(model), str(path), _extra_files=extra)
+
+
+def to_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, signature: dict, facts: dict) -> dict:
+    """Export with the dynamo exporter into one file (no external data); returns opset and IR."""
+    import onnx
+
+    (inp,), (out,) = signature["inputs"], signature["outputs"]
+    dims = {i: torch.export.Dim(axis) for i, axis in enumerate(inp["shape"]) if isinstance(axis, str)}
+    with _quiet_onnx_exporter():
+        torch.onnx.export(model, (example,), str(path), input_names=[inp["name"]], output_names=[out["name"]],
+                          dynamic_shapes=(dims,), dynamo=True, external_data=False, opset_version=OPSET)
+    proto = onnx.load(str(path))
+    onnx.helper.set_model_props(proto, {f"bowgram.{k}": json.dumps(v, ensure_ascii=False) for k, v in facts.items()})
+    proto.producer_name, proto.doc_string = "bowgram", f"bowgram {facts.get('task')} model; see metadata_props"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+    return {"opset": proto.opset_import[0].version, "ir_version": proto.ir_version}
+
+
+@contextlib.contextmanager
+def _quiet_onnx_exporter():
+    """The dynamo exporter logs registry notes (torchvision absent), a pytree FutureWarning and
+    progress lines on stdout; hide exactly those, keep every other warning."""
+    registry_log = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registry_log.level
+    registry_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
+            yield
+    finally:
+        registry_log.setLevel(level)

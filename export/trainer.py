@@ -1,0 +1,111 @@
+"""One training loop for both models: mini-batches, Adam, early stopping, a tqdm progress bar.
+
+Task modules supply the batches and the dev score; this module knows nothing about text.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from bowgram.runtime.errors import InputError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 2  # epochs without dev improvement before stopping
+    seed: int = 0
+    device: str = "auto"  # auto = CUDA when available
+    quiet: bool = False
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise InputError(f"--device must be auto, cpu or cuda, got {name!r}")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+Batches = Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]]
+
+
+def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callable[[torch.nn.Module], dict],
+        config: TrainConfig, higher_is_better: bool = True) -> tuple[torch.nn.Module, list[dict], dict]:
+    """Train; after each epoch `score(model)` gives dev metrics with a 'score' key.
+
+    `batches(epoch)` yields (inputs, targets, weights or None) already on the device.
+    Returns the best model by dev score (its weights restored), the history, and the best epoch's metrics.
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    history, best, best_state, best_metrics, waited = [], -math.inf, None, {}, 0
+    for epoch in range(config.epochs):
+        model.train()
+        total, count = 0.0, 0
+        with _progress(n_batches, f"epoch {epoch + 1}/{config.epochs}", config.quiet) as bar:
+            for inputs, targets, weights in batches(epoch):
+                logp = model(inputs)
+                losses = torch.nn.functional.nll_loss(logp, targets, reduction="none")
+                loss = (losses * weights).sum() / weights.sum() if weights is not None else losses.mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total, count = total + loss.item(), count + 1
+                bar.update(1)
+                if count % 20 == 0:
+                    bar.set_postfix(loss=f"{total / count:.4f}")
+            model.eval()
+            with torch.no_grad():
+                metrics = {"epoch": epoch + 1, "train_loss": total / max(count, 1), **score(model)}
+            bar.set_postfix({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items() if k != "epoch"})
+        history.append(metrics)
+        value = metrics["score"] if higher_is_better else -metrics["score"]
+        if value >= best:  # ties: the later, longer-trained model
+            best, best_state, best_metrics, waited = value, copy.deepcopy(model.state_dict()), metrics, 0
+        else:
+            waited += 1
+            if waited >= config.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return model.eval(), history, best_metrics
+
+
+class _Silent:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
+
+    def set_postfix(self, *args, **kwargs):
+        pass
+
+
+def _progress(total: int, desc: str, quiet: bool):
+    if quiet:
+        return _Silent()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="batch", leave=True, dynamic_ncols=True)

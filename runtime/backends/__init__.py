@@ -1,0 +1,110 @@
+"""Backends: run a model file, numpy in, numpy out. Found through the entry-point group
+`bowgram.backends`, where the built-ins register exactly as a third-party plugin would.
+
+A backend is a class with `name`, `format` (the manifest model format it reads), `module`
+and `extra` (the library it needs and the pip extra that brings it), and
+`__init__(path, signature, threads)` / `run(inputs) -> outputs`. Discovery is lazy: entry
+points are read on the first lookup, and a backend's module is imported only when used.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import BackendUnavailable
+
+GROUP = "bowgram.backends"
+
+
+class Backend:
+    """Base class: subclasses set the class attributes and implement `run`."""
+
+    name: ClassVar[str]
+    format: ClassVar[str]
+    module: ClassVar[str]  # the import that must succeed for this backend to work
+    extra: ClassVar[str]  # what to `pip install` when it does not
+
+    def __init__(self, path: Path, signature: dict, threads: int = 1):
+        self.path = path
+        self.input_names = [t["name"] for t in signature["inputs"]]
+        self.output_names = [t["name"] for t in signature["outputs"]]
+        self.threads = threads
+
+    @classmethod
+    def available(cls) -> bool:
+        return importlib.util.find_spec(cls.module) is not None
+
+    @classmethod
+    def require(cls) -> None:
+        if not cls.available():
+            raise BackendUnavailable(
+                f"backend {cls.name!r} needs the Python package {cls.module!r}, which is not "
+                f"installed; install it with: pip install {cls.extra}"
+            )
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+@functools.lru_cache(maxsize=1)
+def _entry_points() -> dict[str, list[EntryPoint]]:
+    found: dict[str, list[EntryPoint]] = {}
+    for ep in entry_points(group=GROUP):
+        if ep.value not in [e.value for e in found.get(ep.name, [])]:
+            found.setdefault(ep.name, []).append(ep)
+    return found
+
+
+def names() -> list[str]:
+    return sorted(_entry_points())
+
+
+def get(name: str) -> type[Backend]:
+    """The backend class registered as `name`; unknown or conflicting names are errors."""
+    eps = _entry_points().get(name)
+    if not eps:
+        raise BackendUnavailable(f"unknown backend {name!r}; known backends: {', '.join(names()) or 'none'}")
+    if len(eps) > 1:
+        raise BackendUnavailable(f"backend {name!r} is registered twice ({', '.join(e.value for e in eps)}); "
+                                 "uninstall one of them")
+    try:
+        cls = eps[0].load()
+    except ImportError as exc:
+        raise BackendUnavailable(f"backend {name!r} could not be imported: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise BackendUnavailable(f"backend {name!r} ({eps[0].value}) is not a bowgram Backend class")
+    return cls
+
+
+def for_format(fmt: str) -> list[type[Backend]]:
+    """Every registered backend that reads `fmt`, the one named like the format first."""
+    classes = []
+    for name in names():
+        try:
+            cls = get(name)
+        except BackendUnavailable:
+            continue
+        if cls.format == fmt:
+            classes.append(cls)
+    return sorted(classes, key=lambda c: c.name != fmt)
+
+
+def choose(name: str, formats: list[str]) -> type[Backend]:
+    """The backend class for `name`, or for "auto" the first available one of `formats`."""
+    if name != "auto":
+        return get(name)
+    for fmt in formats:
+        if fmt in names():
+            cls = get(fmt)
+            if cls.available():
+                return cls
+    if formats and formats[0] in names():
+        get(formats[0]).require()  # names the missing extra
+    raise BackendUnavailable(f"no installed backend reads this bundle's formats ({', '.join(formats)}); "
+                             f"known backends: {', '.join(names())}")

@@ -1,0 +1,49 @@
+"""The TorchScript backend: imports torch only when a bundle is actually loaded with it.
+
+TorchScript executes code on load; load only bundles you trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BundleError
+from . import Backend
+
+
+@contextlib.contextmanager
+def quiet_jit_deprecation():
+    """torch 2.13 warns on every torch.jit call; silence exactly those warnings, nothing else."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning)
+        yield
+
+
+class TorchScriptBackend(Backend):
+    name = "torchscript"
+    format = "torchscript"
+    module = "torch"
+    extra = "torch==2.13.0 'bowgram[torch]'"
+
+    def __init__(self, path: Path, signature: dict, threads: int = 1):
+        super().__init__(path, signature, threads)
+        self.require()
+        import torch
+
+        self._torch = torch
+        try:
+            with quiet_jit_deprecation():
+                self.module = torch.jit.load(str(path), map_location="cpu").eval()
+        except Exception as exc:  # torch raises RuntimeError with C++ text for a bad archive
+            raise BundleError(f"torch cannot load {path.name}: {str(exc).splitlines()[0]}") from None
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        torch = self._torch
+        with torch.inference_mode():
+            out = self.module(*[torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in self.input_names])
+        out = out if isinstance(out, tuple) else (out,)
+        return {n: t.numpy() for n, t in zip(self.output_names, out)}

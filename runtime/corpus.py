@@ -1,0 +1,55 @@
+"""Reading data files for training and evaluation: labelled lines and plain text.
+
+Labelled lines are `label<TAB>text` (TSV) or fastText's `__label__xx text`; gzip is read
+transparently. Bad files fail before any work starts, naming the file and line.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from .errors import InputError
+
+
+def read_text(path: str | Path) -> str:
+    path = Path(path)
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"data file not found: {path}") from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path} is not UTF-8 text (bad byte at line {line}); convert it, "
+                         "e.g. iconv -f latin1 -t utf-8") from None
+
+
+def read_labelled(path: str | Path) -> tuple[list[str], list[str]]:
+    """(labels, texts) from a TSV or fastText-format file; empty texts are skipped."""
+    labels, texts = [], []
+    for number, line in enumerate(read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        label, text = parse_labelled_line(line, path, number)
+        if text.strip():
+            labels.append(label)
+            texts.append(text)
+    if not labels:
+        raise InputError(f"{path} holds no labelled lines (expected 'label<TAB>text' or '__label__xx text')")
+    return labels, texts
+
+
+def parse_labelled_line(line: str, path, number: int) -> tuple[str, str]:
+    if line.startswith("__label__"):
+        label, _, text = line[len("__label__"):].partition(" ")
+    elif "\t" in line:
+        label, _, text = line.partition("\t")
+    else:
+        raise InputError(f"{path}:{number}: no tab and no __label__ prefix; expected 'label<TAB>text'")
+    if not label or label != label.strip() or " " in label:
+        raise InputError(f"{path}:{number}: bad label {label!r}: labels are single words without spaces")
+    return label, text

@@ -1,0 +1,186 @@
+"""Text → integer ids for the language identifier, the same code at training and serving time.
+
+The recipe, fully described by `FeaturizerSpec` (stored in the manifest), so that another
+language can reproduce the ids from the manifest and `vocab.json` alone:
+
+1. Normalize with Unicode `normalization` (NFKC by default), then `str.casefold()` if `casefold`.
+2. Every code point whose Unicode general category is a letter (L*) or a mark (M*) is kept;
+   every other one (digits, punctuation, symbols, spaces, controls) is a word boundary.
+   A word is a maximal run of kept code points.
+3. Word features: a word found in `vocab.json` gives its id (1..V). Unknown words give nothing.
+4. Character n-gram features (fastText style): each word is wrapped in boundary markers
+   (code point 32, a space: `" word "`), and every substring of `min_n`..`max_n` code points
+   of the wrapped word is hashed, except the lone marker. Hash = 32-bit FNV-1a over code
+   points: `h = 2166136261; for c in gram: h = ((h ^ c) * 16777619) mod 2**32`.
+   Its id is `1 + V + h % buckets`.
+5. A text's ids, in order: word ids (in text order), then n-grams by n ascending, each in
+   text order. Id 0 is padding. A text without letters has no ids.
+
+This is not a tokenizer for the language model (see `tokenizer.py`), and it does not batch or
+pad for a model: `pad()` does that, so callers can bucket by length first.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from .errors import BundleError
+
+FNV_BASIS = 2166136261
+FNV_PRIME = 16777619
+BOUNDARY = 32
+_TABLE_SIZE = 0x32400  # past the last CJK extension block; higher code points are boundaries
+
+
+@dataclass(frozen=True)
+class FeaturizerSpec:
+    """How `Featurizer` turns text into ids; stored verbatim in the manifest."""
+
+    normalization: str = "NFKC"
+    casefold: bool = True
+    keep: str = "unicode-letters-and-marks"  # general categories L*, M*; all else is a boundary
+    word_features: bool = True  # look words up in vocab.json
+    min_n: int = 1  # shortest character n-gram; 0 with max_n 0 turns n-grams off
+    max_n: int = 4
+    buckets: int = 2**17
+    hash: str = "fnv1a32-codepoints"
+    boundary_codepoint: int = BOUNDARY
+    unicode_version: str = unicodedata.unidata_version
+
+    def to_dict(self) -> dict:
+        return {"kind": "words+char-ngrams", **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FeaturizerSpec":
+        known = {f.name for f in fields(cls)}
+        spec = cls(**{k: v for k, v in data.items() if k in known})
+        if spec.normalization not in ("NFC", "NFKC", "NFD", "NFKD"):
+            raise BundleError(f"featurizer.normalization: unknown form {spec.normalization!r}")
+        if spec.hash != "fnv1a32-codepoints" or spec.keep != "unicode-letters-and-marks":
+            raise BundleError("featurizer: unsupported hash or character class in manifest")
+        if spec.max_n and not (1 <= spec.min_n <= spec.max_n and spec.buckets > 0):
+            raise BundleError("featurizer: n-grams need 1 <= min_n <= max_n and buckets > 0")
+        return spec
+
+
+@functools.lru_cache(maxsize=1)
+def _letter_table() -> np.ndarray:
+    """Boolean table: is code point c a letter or a mark? Built once (~20 ms)."""
+    table = np.zeros(_TABLE_SIZE + 1, dtype=bool)
+    for cp in range(_TABLE_SIZE):
+        if unicodedata.category(chr(cp))[0] in "LM":
+            table[cp] = True
+    return table
+
+
+@dataclass(frozen=True)
+class Features:
+    """Ids of a batch in CSR form: text i owns `ids[offsets[i]:offsets[i + 1]]`."""
+
+    ids: np.ndarray  # int64 [total]
+    offsets: np.ndarray  # int64 [n_texts + 1]
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def row(self, i: int) -> list[int]:
+        return self.ids[self.offsets[i] : self.offsets[i + 1]].tolist()
+
+
+class Featurizer:
+    """Vectorized over the whole batch: one normalize call, numpy for n-grams and hashing."""
+
+    def __init__(self, spec: FeaturizerSpec, vocab: dict[str, int]):
+        self.spec = spec
+        self.vocab = vocab if spec.word_features else {}
+        self.num_words = len(vocab)
+        self.num_ids = 1 + self.num_words + (spec.buckets if spec.max_n else 0)
+
+    def _letters(self, texts: list[str]):
+        """Collapsed code points of the batch: words separated by one boundary (32).
+
+        Returns (codepoints, is_boundary, text_index) over the kept positions.
+        """
+        joined = "\0" + "\0".join(texts) + "\0"
+        if joined.count("\0") != len(texts) + 1:  # a text holds NUL: it is a boundary anyway
+            joined = "\0" + "\0".join(t.replace("\0", " ") for t in texts) + "\0"
+        joined = unicodedata.normalize(self.spec.normalization, joined)
+        if self.spec.casefold:
+            joined = joined.casefold()
+        cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        text_index = np.cumsum(cp == 0) - 1  # a separator belongs to the text after it
+        letter = _letter_table()[np.minimum(cp, _TABLE_SIZE)]
+        keep = letter.copy()
+        keep[1:] |= letter[:-1]  # the boundary right after each word
+        keep[0] = True  # and one before the first word
+        return np.where(letter, cp, BOUNDARY)[keep], ~letter[keep], text_index[keep]
+
+    def words(self, texts: list[str]) -> list[list[str]]:
+        """The normalized words of each text (what vocab.json is built from)."""
+        cps, is_b, tix = self._letters(texts)
+        starts = np.flatnonzero(~is_b & np.concatenate([[True], is_b[:-1]]))
+        flat = cps.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass").split()
+        out: list[list[str]] = [[] for _ in texts]
+        for word, t in zip(flat, tix[starts].tolist()):
+            out[t].append(word)
+        return out
+
+    def __call__(self, texts: list[str]) -> Features:
+        cps, is_b, tix = self._letters(texts)
+        parts_ids, parts_tix = [], []
+        if self.vocab:
+            starts = np.flatnonzero(~is_b & np.concatenate([[True], is_b[:-1]]))
+            flat = cps.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass").split()
+            get = self.vocab.get
+            wid = np.fromiter((get(w, 0) for w in flat), dtype=np.int64, count=len(flat))
+            found = wid > 0
+            parts_ids.append(wid[found])
+            parts_tix.append(tix[starts][found])
+        if self.spec.max_n:
+            self._ngrams(cps, is_b, tix, parts_ids, parts_tix)
+        return _to_csr(parts_ids, parts_tix, len(texts))
+
+    def _ngrams(self, cps, is_b, tix, parts_ids, parts_tix) -> None:
+        spec, m = self.spec, len(cps)
+        bcount = np.concatenate([[0], np.cumsum(is_b)])  # boundaries in cps[:k]
+        first_letter_tix = tix[np.minimum(np.arange(m) + is_b, m - 1)]
+        h = np.full(m, FNV_BASIS, dtype=np.uint64)
+        c = cps.astype(np.uint64)
+        for n in range(1, min(spec.max_n, m) + 1):
+            h = ((h[: m - n + 1] ^ c[n - 1 :]) * FNV_PRIME) & 0xFFFFFFFF  # gram cps[i:i+n]
+            if n < spec.min_n:
+                continue
+            if n == 1:
+                valid = ~is_b
+            else:  # no boundary strictly inside the gram
+                valid = bcount[n - 1 : m] == bcount[1 : m - n + 2]
+            parts_ids.append((h[valid] % spec.buckets).astype(np.int64) + 1 + self.num_words)
+            parts_tix.append(first_letter_tix[: m - n + 1][valid])
+
+
+def _to_csr(parts_ids, parts_tix, n_texts: int) -> Features:
+    if not parts_ids:
+        return Features(np.zeros(0, np.int64), np.zeros(n_texts + 1, np.int64))
+    ids, tix = np.concatenate(parts_ids), np.concatenate(parts_tix)
+    order = np.argsort(tix, kind="stable")
+    counts = np.bincount(tix, minlength=n_texts)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return Features(ids[order], offsets)
+
+
+def pad(features: Features, rows: np.ndarray | None = None) -> np.ndarray:
+    """Rows of `features` as a zero-padded int64 matrix [len(rows), longest] (at least 1 wide)."""
+    rows = np.arange(len(features.offsets) - 1) if rows is None else np.asarray(rows)
+    starts, ends = features.offsets[rows], features.offsets[rows + 1]
+    lengths = ends - starts
+    out = np.zeros((len(rows), max(int(lengths.max(initial=0)), 1)), dtype=np.int64)
+    if lengths.sum():
+        row_of = np.repeat(np.arange(len(rows)), lengths)
+        col = np.arange(len(row_of)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        src = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(len(row_of))
+        out[row_of, col] = features.ids[src]
+    return out

@@ -1,0 +1,93 @@
+"""LanguageIdentifier: texts → (label, probability) lists, on any backend.
+
+Task logic only (features, batching, top-k, threshold, label restriction); the model itself is
+behind a backend, numpy in and numpy out.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .bundle import Bundle
+from .errors import BundleError, InputError
+from .featurizer import Featurizer, FeaturizerSpec, pad
+from .texts import as_batch
+
+UNDETERMINED = "und"
+MAX_CELLS = 1 << 21  # rows × padded width per backend call: bounds memory for very long texts
+
+
+class LanguageIdentifier:
+    task = "langid"
+
+    def __init__(self, bundle: Bundle, backend, batch_size: int = 1024):
+        self.bundle, self.backend, self.batch_size = bundle, backend, batch_size
+        manifest = bundle.manifest
+        self.labels: list[str] = bundle.read_json("labels")
+        self.featurizer = Featurizer(FeaturizerSpec.from_dict(manifest.featurizer), bundle.read_json("vocab"))
+        model = manifest.model
+        if model.get("num_labels") != len(self.labels) or model.get("num_ids") != self.featurizer.num_ids:
+            raise BundleError(f"{bundle.path}: labels.json/vocab.json do not match the model's sizes "
+                              f"(labels {len(self.labels)} vs {model.get('num_labels')}, "
+                              f"ids {self.featurizer.num_ids} vs {model.get('num_ids')})")
+        self._index = {label: i for i, label in enumerate(self.labels)}
+
+    def input_ids(self, text: str) -> list[int]:
+        """The model's input ids for one text (what examples.json records)."""
+        return self.featurizer([text]).row(0)
+
+    def log_probs(self, texts: Sequence[str]) -> np.ndarray:
+        """Log-probabilities [n, labels]; rows of texts without letters are NaN."""
+        features = self.featurizer(list(texts))
+        lengths = features.lengths()
+        out = np.full((len(texts), len(self.labels)), np.nan, dtype=np.float32)
+        order = np.argsort(lengths, kind="stable")  # similar lengths together: little padding
+        order = order[lengths[order] > 0]
+        start = 0
+        while start < len(order):
+            width = max(int(lengths[order[min(start + self.batch_size, len(order)) - 1]]), 1)
+            rows = order[start : start + max(1, min(self.batch_size, MAX_CELLS // width))]
+            out[rows] = self.backend.run({self.backend.input_names[0]: pad(features, rows)})[
+                self.backend.output_names[0]]
+            start += len(rows)
+        return out
+
+    def predict(self, texts: str | Sequence[str], k: int = 1, threshold: float = 0.0,
+                languages: Sequence[str] | None = None):
+        """Top-k (label, probability) per text; `und` when no letters or below `threshold`.
+
+        `languages` restricts the answer to those labels, renormalizing over them.
+        A single string gives a single list; a list gives a list of lists.
+        """
+        batch, single = as_batch(texts)
+        if k < 1:
+            raise InputError(f"k must be at least 1, got {k}")
+        if not 0.0 <= threshold <= 1.0:
+            raise InputError(f"threshold must be between 0 and 1, got {threshold}")
+        probs = np.exp(self.log_probs(batch).astype(np.float64))
+        allowed = self._allowed(languages)
+        if allowed is not None:
+            probs = probs[:, allowed] / probs[:, allowed].sum(axis=1, keepdims=True)
+        names = [self.labels[i] for i in allowed] if allowed is not None else self.labels
+        results = [self._top(row, names, k, threshold) for row in probs]
+        return results[0] if single else results
+
+    def _allowed(self, languages):
+        if languages is None:
+            return None
+        unknown = sorted(set(languages) - set(self._index))
+        if unknown or not languages:
+            raise InputError(f"unknown language(s) {', '.join(unknown) or '(none given)'}; "
+                             f"this model knows: {' '.join(self.labels)}")
+        return np.array(sorted({self._index[lang] for lang in languages}))
+
+    @staticmethod
+    def _top(row: np.ndarray, names: list[str], k: int, threshold: float):
+        if np.isnan(row[0]):
+            return [(UNDETERMINED, 1.0)]
+        top = np.argsort(-row, kind="stable")[:k]
+        if row[top[0]] < threshold:
+            return [(UNDETERMINED, float(1.0 - row[top[0]]))]
+        return [(names[i], float(row[i])) for i in top]

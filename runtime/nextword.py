@@ -1,0 +1,97 @@
+"""NextWordPredictor: contexts → likely next words, and sampled continuations, on any backend."""
+
+from __future__ import annotations
+
+import functools
+from typing import Sequence
+
+import numpy as np
+
+from .bundle import Bundle
+from .errors import BundleError, InputError
+from .texts import as_batch
+from .tokenizer import SPECIALS, Tokenizer, TokenizerSpec, Vocab, context_ids, detokenize
+
+MAX_GENERATE = 1000  # tokens per generate() call
+
+
+class NextWordPredictor:
+    task = "nextword"
+
+    def __init__(self, bundle: Bundle, backend):
+        self.bundle, self.backend = bundle, backend
+        manifest = bundle.manifest
+        self.tokenizer = Tokenizer(TokenizerSpec.from_dict(manifest.featurizer))
+        self.vocab = Vocab(bundle.read_json("vocab"))
+        self.context_size = int(manifest.model.get("context", 0))
+        if manifest.model.get("vocab_size") != len(self.vocab) or self.context_size < 1:
+            raise BundleError(f"{bundle.path}: vocab.json has {len(self.vocab)} tokens but the model "
+                              f"expects {manifest.model.get('vocab_size')} (context {self.context_size})")
+        self._words = np.array(self.vocab.words, dtype=object)
+
+    def log_probs_of_ids(self, ids: np.ndarray) -> np.ndarray:
+        """Log-probabilities [n, vocab] for context id rows [n, context]."""
+        return self.backend.run({self.backend.input_names[0]: ids})[self.backend.output_names[0]]
+
+    def input_ids(self, text: str) -> list[int]:
+        """The model's input ids for one context (what examples.json records)."""
+        return self.context_ids([text])[0].tolist()
+
+    def context_ids(self, contexts: list[str]) -> np.ndarray:
+        return context_ids([self.tokenizer.tokens(c) for c in contexts], self.vocab, self.context_size)
+
+    def predict(self, contexts: str | Sequence[str], k: int = 5, prefix: str | None = None):
+        """Top-k (word, probability) per context; `prefix` keeps only words that start with it.
+
+        `<s>`, `</s>` and `<unk>` are never offered. A single string gives a single list.
+        """
+        batch, single = as_batch(contexts)
+        if k < 1:
+            raise InputError(f"k must be at least 1, got {k}")
+        logp = self.log_probs_of_ids(self.context_ids(batch)) if batch else np.zeros((0, len(self.vocab)))
+        allowed = self._candidates(self._normal(prefix) if prefix else "")
+        results = []
+        for row in logp:
+            scores = row[allowed]
+            top = allowed[np.argsort(-scores, kind="stable")[:k]] if len(allowed) > k else allowed[np.argsort(-scores, kind="stable")]
+            results.append([(self.vocab.words[i], float(np.exp(row[i]))) for i in top])
+        return results[0] if single else results
+
+    def _normal(self, prefix: str) -> str:
+        return "".join(self.tokenizer.tokens(prefix)) if prefix.strip() else prefix
+
+    @functools.lru_cache(maxsize=256)
+    def _candidates(self, prefix: str) -> np.ndarray:
+        """Ids of the words that may be offered: no specials, and starting with `prefix`."""
+        ids = np.arange(len(SPECIALS), len(self.vocab))
+        if prefix:
+            ids = ids[[self.vocab.words[i].startswith(prefix) for i in ids]]
+        return ids
+
+    def generate(self, context: str, n: int = 20, temperature: float = 1.0, top_k: int | None = None,
+                 seed: int | None = None, stop_at_eos: bool = True) -> str:
+        """Sample up to `n` tokens after `context`; the same seed gives the same text."""
+        if not isinstance(context, str):
+            raise InputError("context must be a string")
+        if not 0 <= n <= MAX_GENERATE:
+            raise InputError(f"n must be between 0 and {MAX_GENERATE}, got {n}")
+        if not temperature > 0:
+            raise InputError(f"temperature must be > 0 (use --top-k 1 for greedy), got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise InputError(f"top_k must be at least 1, got {top_k}")
+        rng = np.random.default_rng(seed)
+        tokens = self.tokenizer.tokens(context)
+        out: list[str] = []
+        banned = [0, 2] if stop_at_eos else [0, 1, 2]  # never <s> or <unk>; </s> ends the text
+        for _ in range(n):
+            ids = context_ids([tokens + out], self.vocab, self.context_size)
+            logits = self.log_probs_of_ids(ids)[0].astype(np.float64) / temperature
+            logits[banned] = -np.inf
+            if top_k is not None and top_k < len(logits):
+                logits[np.argsort(-logits, kind="stable")[top_k:]] = -np.inf
+            p = np.exp(logits - logits.max())
+            choice = int(rng.choice(len(p), p=p / p.sum()))
+            if choice == 1:
+                break
+            out.append(self.vocab.words[choice])
+        return detokenize(out)

@@ -1,0 +1,136 @@
+"""Words for the next-word model: text → tokens → ids, the same code at training and serving time.
+
+The recipe, fully described by `TokenizerSpec` (stored in the manifest):
+
+1. Normalize with Unicode `normalization` (NFKC); typographic apostrophes (’ ‘ ʼ) become `'`;
+   lowercase with `str.lower()` if `lowercase`.
+2. Tokens are the matches of `pattern`: runs of letters and digits, with apostrophes kept
+   inside words (`deserv'd`, `beauty's`), and every other non-space character on its own.
+3. Sequences: a training or evaluation text is split into paragraphs at blank lines; each
+   paragraph is one sequence ending in `</s>`. A context shorter than the model's context
+   size is padded on the left with `<s>`; a word not in `vocab.json` maps to `<unk>`.
+
+This is not the language identifier's featurizer (see `featurizer.py`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from .errors import BundleError
+
+BOS, EOS, UNK = "<s>", "</s>", "<unk>"
+SPECIALS = (BOS, EOS, UNK)
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+_NO_SPACE_BEFORE = set(".,;:!?')]}\"")
+_NO_SPACE_AFTER = set("([{")
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    """How `Tokenizer` splits text; stored verbatim in the manifest."""
+
+    normalization: str = "NFKC"
+    lowercase: bool = True  # Shakespeare capitalizes every verse line: case is noise here
+    apostrophes: str = "\u2019\u2018\u02bc -> '"
+    pattern: str = r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_"
+    sequences: str = "paragraphs"  # split at blank lines; each paragraph ends with </s>
+    bos: str = BOS
+    eos: str = EOS
+    unk: str = UNK
+
+    def to_dict(self) -> dict:
+        return {"kind": "words", **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TokenizerSpec":
+        known = {f.name for f in fields(cls)}
+        spec = cls(**{k: v for k, v in data.items() if k in known})
+        try:
+            re.compile(spec.pattern)
+        except re.error as exc:
+            raise BundleError(f"tokenizer.pattern does not compile: {exc}") from None
+        return spec
+
+
+class Tokenizer:
+    def __init__(self, spec: TokenizerSpec):
+        self.spec = spec
+        self._pattern = re.compile(spec.pattern)
+
+    def tokens(self, text: str) -> list[str]:
+        text = unicodedata.normalize(self.spec.normalization, text).translate(_APOSTROPHES)
+        if self.spec.lowercase:
+            text = text.lower()
+        return self._pattern.findall(text)
+
+    def sequences(self, text: str) -> list[list[str]]:
+        """Token lists of the paragraphs of `text`, each ending with `</s>`."""
+        paragraphs = re.split(r"\n[ \t\r\f\v]*\n", text.replace("\r\n", "\n"))
+        return [toks + [self.spec.eos] for toks in map(self.tokens, paragraphs) if toks]
+
+
+class Vocab:
+    """Token ↔ id. Ids 0, 1, 2 are `<s>`, `</s>`, `<unk>`; words follow by frequency."""
+
+    def __init__(self, token_to_id: dict[str, int]):
+        if [token_to_id.get(t) for t in SPECIALS] != [0, 1, 2]:
+            raise BundleError("vocab.json must map <s>, </s>, <unk> to 0, 1, 2")
+        self.token_to_id = token_to_id
+        self.words = [""] * len(token_to_id)
+        for token, i in token_to_id.items():
+            self.words[i] = token
+        self.unk_id = 2
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @classmethod
+    def build(cls, sequences: list[list[str]], min_count: int = 1, max_size: int | None = None):
+        counts = Counter(t for seq in sequences for t in seq if t not in SPECIALS)
+        ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+        ranked = ranked[: max_size - len(SPECIALS)] if max_size else ranked
+        return cls({t: i for i, t in enumerate([*SPECIALS, *ranked])})
+
+    def ids(self, tokens: list[str]) -> list[int]:
+        get, unk = self.token_to_id.get, self.unk_id
+        return [get(t, unk) for t in tokens]
+
+
+def context_ids(token_lists: list[list[str]], vocab: Vocab, size: int) -> np.ndarray:
+    """The last `size` tokens of each context as ids, left-padded with `<s>`: int64 [n, size]."""
+    out = np.zeros((len(token_lists), size), dtype=np.int64)  # 0 is <s>
+    for row, tokens in enumerate(token_lists):
+        ids = vocab.ids(tokens[-size:]) if size else []
+        if ids:
+            out[row, size - len(ids) :] = ids
+    return out
+
+
+def windows(sequences: list[list[str]], vocab: Vocab, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every (context, next token) pair of the sequences: int64 [n, size] and int64 [n]."""
+    contexts, targets = [], []
+    for seq in sequences:
+        ids = np.asarray([0] * size + vocab.ids(seq), dtype=np.int64)
+        if len(ids) > size:
+            idx = np.arange(len(ids) - size)[:, None] + np.arange(size)[None, :]
+            contexts.append(ids[idx])
+            targets.append(ids[size:])
+    if not contexts:
+        return np.zeros((0, size), np.int64), np.zeros(0, np.int64)
+    return np.concatenate(contexts), np.concatenate(targets)
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Join tokens as text: no space before closing punctuation or after opening brackets."""
+    out: list[str] = []
+    for tok in tokens:
+        if out and tok not in _NO_SPACE_BEFORE and out[-1] not in _NO_SPACE_AFTER:
+            out.append(" ")
+        out.append(tok)
+    return "".join(out)

@@ -1,0 +1,68 @@
+"""The backend registry, and one conformance suite that every backend runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bowgram.runtime import BackendUnavailable, backends
+from bowgram.runtime.bundle import Bundle
+
+
+def test_builtins_are_registered_through_entry_points():
+    assert {"onnx", "torchscript"} <= set(backends.names())
+    assert backends.get("onnx").format == "onnx"
+
+
+def test_unknown_backend_lists_the_known_ones():
+    with pytest.raises(BackendUnavailable, match=r"unknown backend 'tflite'.*onnx.*torchscript"):
+        backends.get("tflite")
+
+
+def test_auto_prefers_onnx():
+    assert backends.choose("auto", ["onnx", "torchscript"]).name == "onnx"
+
+
+def test_missing_library_names_the_extra(monkeypatch):
+    cls = backends.get("torchscript")
+    monkeypatch.setattr(cls, "module", "torch_that_is_not_installed")
+    with pytest.raises(BackendUnavailable, match=r"pip install .*bowgram\[torch\]"):
+        cls.require()
+
+
+class BackendConformance:
+    """Subclass with `backend_name` set: each backend must pass these in a few lines."""
+
+    backend_name: str
+
+    @pytest.fixture
+    def engine(self, tutorial_bundles):
+        bundle = Bundle.open(tutorial_bundles["langid"])
+        cls = backends.get(self.backend_name)
+        return cls(bundle.checked(bundle.artifact(cls.format)), bundle.manifest.signature, 1)
+
+    def test_names_come_from_the_signature(self, engine):
+        assert engine.input_names == ["input_ids"] and engine.output_names == ["log_probs"]
+
+    def test_numpy_in_numpy_out_with_dynamic_batch_and_length(self, engine):
+        for shape in [(1, 1), (3, 5), (2, 17)]:
+            out = engine.run({"input_ids": np.ones(shape, dtype=np.int64)})["log_probs"]
+            assert isinstance(out, np.ndarray) and out.shape == (shape[0], 2) and out.dtype == np.float32
+            assert np.allclose(np.exp(out).sum(axis=1), 1.0, atol=1e-5)
+
+    def test_padding_does_not_change_the_answer(self, engine):
+        short = engine.run({"input_ids": np.array([[3, 4]], dtype=np.int64)})["log_probs"]
+        padded = engine.run({"input_ids": np.array([[3, 4, 0, 0, 0]], dtype=np.int64)})["log_probs"]
+        assert np.allclose(short, padded, atol=1e-6)
+
+
+class TestOnnxBackend(BackendConformance):
+    backend_name = "onnx"
+
+
+class TestTorchScriptBackend(BackendConformance):
+    backend_name = "torchscript"
+
+    @pytest.fixture(autouse=True)
+    def _needs_torch(self):
+        pytest.importorskip("torch")

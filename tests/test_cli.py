@@ -1,0 +1,115 @@
+"""Every command through click's CliRunner: output, --json, stdin, and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bowgram.runtime.cli import main
+
+
+def run(runner, *args, input=None):
+    return runner.invoke(main, [str(a) for a in args], input=input)
+
+
+def test_langid_text_and_json(runner, tutorial_bundles):
+    result = run(runner, "langid", "--bundle", tutorial_bundles["langid"], "Yo creo que si", "it is lost on me")
+    assert result.exit_code == 0, result.output
+    assert [line.split()[0] for line in result.output.splitlines()] == ["SPANISH", "ENGLISH"]
+    result = run(runner, "langid", "--bundle", tutorial_bundles["langid"], "--json", "-k", "2", "Give it to me")
+    row = json.loads(result.output)
+    assert row["text"] == "Give it to me" and len(row["predictions"]) == 2
+    assert sum(p["prob"] for p in row["predictions"]) <= 1 + 1e-6
+
+
+def test_langid_reads_stdin_one_text_per_line(runner, tutorial_bundles):
+    result = run(runner, "langid", "--bundle", tutorial_bundles["langid"], "--json", input="Give it to me\n\nno creo\n")
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["predictions"][0]["label"] for r in rows] == ["ENGLISH", "und", "SPANISH"]
+
+
+def test_langid_input_file_and_only(runner, tutorial_bundles, tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_text("Yo creo que si\n", encoding="utf-8")
+    result = run(runner, "langid", "--bundle", tutorial_bundles["langid"], "--input", path, "--only", "ENGLISH")
+    assert result.exit_code == 0 and result.output.startswith("ENGLISH 1.0000")
+
+
+def test_invalid_utf8_on_stdin_exits_2(runner, tutorial_bundles):
+    result = runner.invoke(main, ["langid", "--bundle", str(tutorial_bundles["langid"])], input=b"caf\xe9\n")
+    assert result.exit_code == 2 and "not valid UTF-8 (line 1)" in result.output
+
+
+def test_next_word_and_generate(runner, tutorial_bundles):
+    b = tutorial_bundles["nextword"]
+    result = run(runner, "next-word", "--bundle", b, "-k", "3", "--json", "When forty")
+    assert len(json.loads(result.output)["predictions"]) == 3
+    result = run(runner, "next-word", "--bundle", b, "--prefix", "w", "When forty")
+    assert result.exit_code == 0 and all(w.split()[0].startswith("w") for w in result.output.split("\t"))
+    first = run(runner, "generate", "--bundle", b, "When forty", "-n", "8", "--seed", "1")
+    second = run(runner, "generate", "--bundle", b, "When forty", "-n", "8", "--seed", "1")
+    assert first.exit_code == 0 and first.output == second.output and first.output.startswith("When forty")
+
+
+def test_eval_json_for_both_tasks(runner, tutorial_bundles, tmp_path):
+    tsv = tmp_path / "dev.tsv"
+    tsv.write_text("SPANISH\tYo creo que si\n__label__ENGLISH it is lost on me\n", encoding="utf-8")
+    m = json.loads(run(runner, "eval", tutorial_bundles["langid"], "--data", tsv, "--json").output)
+    assert (m["accuracy"], m["n"], m["covered"]) == (1.0, 2, 2)
+    txt = tmp_path / "valid.txt"
+    txt.write_text("When forty winters shall besiege thy brow,\n", encoding="utf-8")
+    m = json.loads(run(runner, "eval", tutorial_bundles["nextword"], "--data", txt, "--json").output)
+    assert {"perplexity", "top1", "top5", "tokens", "oov_rate"} <= set(m) and m["tokens"] == 9
+    human = run(runner, "eval", tutorial_bundles["langid"], "--data", tsv)
+    assert "accuracy     1.0000" in human.output
+
+
+def test_info_verify_backends(runner, tutorial_bundles):
+    result = run(runner, "info", tutorial_bundles["langid"])
+    assert result.exit_code == 0 and "task:        langid" in result.output and "model.onnx" in result.output
+    assert json.loads(run(runner, "info", tutorial_bundles["langid"], "--json").output)["task"] == "langid"
+    result = run(runner, "verify", tutorial_bundles["nextword"])
+    assert result.exit_code == 0 and "onnx: 7 test vectors reproduce" in result.output
+    rows = json.loads(run(runner, "backends", "--json").output)
+    assert {r["name"] for r in rows} >= {"onnx", "torchscript"}
+    assert "onnx" in run(runner, "backends").output
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["langid", "--bundle", "/nonexistent", "hi"], 3, "bundle not found"),
+    (["langid", "--backend", "tflite", "--bundle", "{langid}", "hi"], 4, "known backends: onnx"),
+    (["next-word", "--bundle", "{langid}", "hi"], 3, "'langid' bundle"),
+    (["generate", "--bundle", "{nextword}", "hi", "--temperature", "0"], 2, "temperature must be > 0"),
+    (["langid", "--bundle", "{langid}", "--input", "/nonexistent.txt"], 2, "cannot read --input"),
+    (["eval", "{langid}", "--data", "/nonexistent.tsv"], 2, "data file not found"),
+    (["langid", "-k", "0", "hi"], 2, "Invalid value"),
+], ids=["missing-bundle", "unknown-backend", "wrong-task", "temperature-0", "missing-input", "missing-data", "k-0"])
+def test_errors_exit_with_their_code_and_no_traceback(runner, tutorial_bundles, args, code, message):
+    args = [a.format(**{k: str(v) for k, v in tutorial_bundles.items()}) for a in args]
+    result = runner.invoke(main, args)
+    assert result.exit_code == code, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_verify_flipped_byte_exits_3(runner, bundle_copy):
+    path = bundle_copy("langid")
+    data = bytearray((path / "model.onnx").read_bytes())
+    data[100] ^= 1
+    (path / "model.onnx").write_bytes(bytes(data))
+    result = run(runner, "verify", path)
+    assert result.exit_code == 3 and "sha256" in result.output
+
+
+def test_train_tutorial_through_the_cli(runner, tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "lid"
+    result = run(runner, "train", "langid", "--data", "tutorial", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (out / "model.onnx").is_file() and run(runner, "verify", out).exit_code == 0
+
+
+def test_version_and_help(runner):
+    assert "bowgram, version" in run(runner, "--version").output
+    for command in ("langid", "next-word", "generate", "eval", "info", "verify", "backends"):
+        assert "Example: bowgram" in run(runner, command, "--help").output

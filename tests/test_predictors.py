@@ -1,0 +1,110 @@
+"""Task logic on top of any backend: und, thresholds, label restriction, prefixes, generation,
+and the evaluation metrics on hand-checked data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bowgram.runtime import InputError, load
+from bowgram.runtime.evaluate import langid_metrics, nextword_metrics
+
+
+@pytest.fixture(scope="module")
+def identifier(tutorial_bundles):
+    return load(tutorial_bundles["langid"])
+
+
+@pytest.fixture(scope="module")
+def predictor(tutorial_bundles):
+    return load(tutorial_bundles["nextword"])
+
+
+@pytest.mark.parametrize("text", ["", "   ", "123 !?", "😀"], ids=["empty", "spaces", "digits-punct", "emoji"])
+def test_letter_free_input_is_undetermined(identifier, text):
+    assert identifier.predict(text) == [("und", 1.0)]
+
+
+def test_threshold_turns_a_weak_guess_into_und(identifier):
+    best = identifier.predict("me gusta")[0]
+    assert identifier.predict("me gusta", threshold=min(1.0, best[1] + 1e-6))[0][0] == "und"
+    assert identifier.predict("me gusta", threshold=best[1] - 1e-6)[0] == best
+
+
+def test_k_returns_probabilities_that_sum_to_at_most_one(identifier):
+    (answer,) = identifier.predict(["Give it to me"], k=5)
+    assert len(answer) == 2 and sum(p for _, p in answer) <= 1 + 1e-6
+
+
+def test_restricting_labels_renormalizes(identifier):
+    assert identifier.predict("Yo creo que si", k=2, languages=["ENGLISH"]) == [("ENGLISH", 1.0)]
+    with pytest.raises(InputError, match="unknown language"):
+        identifier.predict("hola", languages=["xx"])
+
+
+def test_bad_arguments_are_input_errors(identifier):
+    with pytest.raises(InputError):
+        identifier.predict("hola", k=0)
+    with pytest.raises(InputError):
+        identifier.predict(b"hola")
+    with pytest.raises(InputError):
+        identifier.predict(["hola", 3])
+
+
+def test_next_word_never_offers_special_tokens(predictor):
+    words = [w for w, _ in predictor.predict("", k=len(predictor.vocab))]
+    assert not {"<s>", "</s>", "<unk>"} & set(words)
+    assert len(words) == len(predictor.vocab) - 3
+
+
+def test_prefix_keeps_only_matching_words(predictor):
+    answer = predictor.predict("when forty winters shall", k=5, prefix="th")
+    assert answer and all(w.startswith("th") for w, _ in answer)
+    assert predictor.predict("when", prefix="zzz") == []
+
+
+def test_unknown_context_words_still_predict(predictor):
+    assert len(predictor.predict("qwerty asdfgh", k=3)) == 3
+
+
+def test_generation_is_reproducible_for_a_seed(predictor):
+    first = predictor.generate("When forty", n=15, seed=7)
+    assert first == predictor.generate("When forty", n=15, seed=7)
+    assert first != predictor.generate("When forty", n=15, seed=8) or len(first) == 0
+    with pytest.raises(InputError):
+        predictor.generate("x", temperature=0)
+    with pytest.raises(InputError):
+        predictor.generate("x", n=10**6)
+
+
+class UniformBackend:
+    """A fake backend: every word equally likely, so perplexity must equal the vocab size."""
+
+    input_names, output_names = ["input_ids"], ["log_probs"]
+
+    def __init__(self, size):
+        self.size = size
+
+    def run(self, inputs):
+        n = len(inputs["input_ids"])
+        return {"log_probs": np.full((n, self.size), -np.log(self.size), dtype=np.float32)}
+
+
+def test_perplexity_of_a_uniform_model_is_the_vocab_size(tutorial_bundles):
+    predictor = load(tutorial_bundles["nextword"])
+    predictor.backend = UniformBackend(len(predictor.vocab))
+    metrics = nextword_metrics(predictor, "When forty winters zzzz\n\nthy brow")
+    assert metrics["tokens"] == 8  # 4 words + </s>, 2 words + </s>
+    assert metrics["oov"] == 1 and metrics["oov_rate"] == pytest.approx(1 / 8)
+    assert metrics["perplexity"] == pytest.approx(len(predictor.vocab), rel=1e-5)
+
+
+def test_langid_metrics_on_a_hand_checked_file(identifier):
+    gold = ["SPANISH", "ENGLISH", "SPANISH", "FRENCH"]
+    texts = ["me gusta comer en la cafeteria", "Give it to me", "Give it to me", "bonjour"]
+    m = langid_metrics(identifier, gold, texts)
+    assert (m["n"], m["covered"], m["unknown_labels"]) == (4, 3, {"FRENCH": 1})
+    assert m["accuracy"] == pytest.approx(2 / 3)
+    # SPANISH: P=1/1 R=1/2 F1=2/3; ENGLISH: P=1/2 R=1/1 F1=2/3
+    assert m["macro_f1"] == pytest.approx(2 / 3)
+    assert m["confusions"] == [{"gold": "SPANISH", "predicted": "ENGLISH", "count": 1}]
