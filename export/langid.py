@@ -15,16 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bowgram.runtime.corpus import read_labelled
+from bowgram.runtime.corpus import read_labelled, short_spans
 from bowgram.runtime.errors import InputError
 from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec, pad
 
 from . import tutorial
 from .models import BowClassifier
 from .trainer import TrainConfig, fit, resolve_device, seed_everything
-
-NO_SPACE_SCRIPTS = ("zh", "ja", "th", "km")  # spans of these are cut by characters
-
 
 @dataclass(frozen=True)
 class LangidConfig:
@@ -58,26 +55,6 @@ def load_data(data: str, seed: int = 0):
     n_dev = max(1, len(labels) // 20)  # 5% held out for early stopping
     dev, train = order[:n_dev], order[n_dev:]
     return [labels[i] for i in train], [texts[i] for i in train], [labels[i] for i in dev], [texts[i] for i in dev]
-
-
-def short_spans(labels: list[str], texts: list[str], seed: int, per_text: int = 1):
-    """Random 1-3 word spans (2-8 characters for scripts without spaces) of each text."""
-    rng = np.random.default_rng(seed)
-    out_labels, out_texts = [], []
-    for label, text in zip(labels, texts):
-        words = text.split()
-        for _ in range(per_text):
-            if label in NO_SPACE_SCRIPTS or len(words) < 2:
-                size = int(rng.integers(2, 9))
-                start = int(rng.integers(0, max(len(text) - size, 0) + 1))
-                span = text[start : start + size]
-            else:
-                size = int(rng.integers(1, 4))
-                start = int(rng.integers(0, max(len(words) - size, 0) + 1))
-                span = " ".join(words[start : start + size])
-            out_labels.append(label)
-            out_texts.append(span)
-    return out_labels, out_texts
 
 
 def build_vocab(featurizer_spec: FeaturizerSpec, texts: list[str], min_count: int, max_words: int) -> dict[str, int]:

@@ -8,6 +8,7 @@ export and nothing is left behind.
 from __future__ import annotations
 
 import platform
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from bowgram.runtime.loader import load
 from bowgram.runtime.manifest import FORMAT_VERSION
 from bowgram.runtime.verify import ATOL, RTOL, check_examples, compare_outputs
 
-from .serialize import to_onnx, to_torchscript
+from .serialize import OPTIONAL, SERIALIZERS
 
 TOP = 10  # entries of each output kept per test vector
 
@@ -47,20 +48,37 @@ def write_bundle(out: Path, task: str, model: torch.nn.Module, featurizer: dict,
         writer.write_json("vocab.json", "vocab", vocab)
         if labels is not None:
             writer.write_json("labels.json", "labels", labels)
-        to_torchscript(model, writer.dir / "model.torchscript.pt", facts)
-        writer.add("model.torchscript.pt", "torchscript")
         example = torch.randint(1, model_info["num_inputs"], _example_shape(signature))
-        writer.add("model.onnx", "onnx", **to_onnx(model, example, writer.dir / "model.onnx", signature, facts))
+        skipped = _serialize_all(model, example, writer, signature, facts)
         writer.write_json("examples.json", "examples", {})  # placeholder: ids come from the runtime
         writer.write_manifest(**fields)
-        predictors = {fmt: load(writer.dir, backend=fmt) for fmt in ("onnx", "torchscript")}
+        predictors = {fmt: load(writer.dir, backend=fmt) for fmt in SERIALIZERS if fmt not in skipped}
         examples, validation = _examples_and_validation(model, predictors, example_texts, names)
+        validation.update({fmt: {"skipped": reason} for fmt, reason in skipped.items()})
         writer.write_json("examples.json", "examples", examples)
         manifest = writer.write_manifest(validation=validation, **fields)
         for fmt in predictors:  # the stored vectors must reproduce on a fresh load
             check_examples(load(writer.dir, backend=fmt), examples)
         writer.commit()
     return manifest.to_dict()
+
+
+def _serialize_all(model, example, writer: BundleWriter, signature: dict, facts: dict) -> dict[str, str]:
+    """Write every format; returns {format: reason} for the optional ones torch refused."""
+    skipped = {}
+    for fmt, (name, serialize) in SERIALIZERS.items():
+        try:
+            extra = serialize(model, example, writer.dir / name, signature, facts) or {}
+        except Exception as exc:
+            if fmt not in OPTIONAL:
+                raise
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            warnings.warn(f"{fmt} skipped: this torch ({torch.__version__}) refused to write it ({reason}); "
+                          "the bundle has the other formats", stacklevel=2)
+            skipped[fmt] = reason
+            continue
+        writer.add(name, fmt, **extra)
+    return skipped
 
 
 def _example_shape(signature: dict) -> tuple[int, ...]:

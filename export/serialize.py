@@ -20,11 +20,22 @@ from bowgram.runtime.backends.torchscript import quiet_jit_deprecation
 OPSET = 20
 
 
-def to_torchscript(model: torch.nn.Module, path: Path, facts: dict) -> None:
+def to_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Path, signature: dict, facts: dict) -> None:
     """Scripted (not traced) so no shape is baked in; `facts` ride along as extra files."""
     extra = {"bowgram.json": json.dumps(facts, ensure_ascii=False)}
     with quiet_jit_deprecation():
         torch.jit.save(torch.jit.script(model), str(path), _extra_files=extra)
+
+
+def to_pt2(model: torch.nn.Module, example: torch.Tensor, path: Path, signature: dict, facts: dict) -> None:
+    """A torch.export program (TorchScript's successor) with the same facts as an extra file."""
+    program = torch.export.export(model, (example,), dynamic_shapes=(_dims(signature),))
+    torch.export.save(program, str(path), extra_files={"bowgram.json": json.dumps(facts, ensure_ascii=False)})
+
+
+def _dims(signature: dict) -> dict:
+    """torch.export dimensions for the symbolic axes of the (single) input."""
+    return {i: torch.export.Dim(axis) for i, axis in enumerate(signature["inputs"][0]["shape"]) if isinstance(axis, str)}
 
 
 def to_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, signature: dict, facts: dict) -> dict:
@@ -32,10 +43,9 @@ def to_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, signature
     import onnx
 
     (inp,), (out,) = signature["inputs"], signature["outputs"]
-    dims = {i: torch.export.Dim(axis) for i, axis in enumerate(inp["shape"]) if isinstance(axis, str)}
     with _quiet_onnx_exporter():
         torch.onnx.export(model, (example,), str(path), input_names=[inp["name"]], output_names=[out["name"]],
-                          dynamic_shapes=(dims,), dynamo=True, external_data=False, opset_version=OPSET)
+                          dynamic_shapes=(_dims(signature),), dynamo=True, external_data=False, opset_version=OPSET)
     proto = onnx.load(str(path))
     onnx.helper.set_model_props(proto, {f"bowgram.{k}": json.dumps(v, ensure_ascii=False) for k, v in facts.items()})
     proto.producer_name, proto.doc_string = "bowgram", f"bowgram {facts.get('task')} model; see metadata_props"
@@ -57,3 +67,13 @@ def _quiet_onnx_exporter():
             yield
     finally:
         registry_log.setLevel(level)
+
+
+# format -> (file name, writer); every writer takes (model, example, path, signature, facts)
+# and may return facts for the manifest (opset, IR version).
+SERIALIZERS = {
+    "onnx": ("model.onnx", to_onnx),
+    "pt2": ("model.pt2", to_pt2),
+    "torchscript": ("model.torchscript.pt", to_torchscript),
+}
+OPTIONAL = {"torchscript"}  # deprecated upstream: if torch refuses it, the bundle goes without

@@ -24,6 +24,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     patience: int = 2  # epochs without dev improvement before stopping
+    lr_decay: float = 1.0  # multiply the learning rate by this after an epoch without improvement
     seed: int = 0
     device: str = "auto"  # auto = CUDA when available
     quiet: bool = False
@@ -84,6 +85,8 @@ def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callabl
             waited += 1
             if waited >= config.patience:
                 break
+            for group in optimizer.param_groups:
+                group["lr"] *= config.lr_decay
     if best_state is not None:
         model.load_state_dict(best_state)
     return model.eval(), history, best_metrics

@@ -188,12 +188,12 @@ def evaluate(bundle, data, backend, as_json):
     Example: bowgram eval artifacts/langid --data dev.tsv
     """
     from .corpus import read_labelled, read_text
-    from .evaluate import langid_metrics, nextword_metrics
+    from .evaluate import langid_report, nextword_metrics
     from .loader import load
 
     predictor = load(bundle, backend=backend)
     if predictor.task == "langid":
-        metrics = langid_metrics(predictor, *read_labelled(data))
+        metrics = langid_report(predictor, *read_labelled(data))
     else:
         metrics = nextword_metrics(predictor, read_text(data))
     if as_json:

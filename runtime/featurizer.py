@@ -23,6 +23,7 @@ pad for a model: `pad()` does that, so callers can bucket by length first.
 from __future__ import annotations
 
 import functools
+import itertools
 import unicodedata
 from dataclasses import asdict, dataclass, fields
 
@@ -135,8 +136,7 @@ class Featurizer:
         if self.vocab:
             starts = np.flatnonzero(~is_b & np.concatenate([[True], is_b[:-1]]))
             flat = cps.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass").split()
-            get = self.vocab.get
-            wid = np.fromiter((get(w, 0) for w in flat), dtype=np.int64, count=len(flat))
+            wid = np.fromiter(map(self.vocab.get, flat, itertools.repeat(0)), dtype=np.int64, count=len(flat))
             found = wid > 0
             parts_ids.append(wid[found])
             parts_tix.append(tix[starts][found])
@@ -163,13 +163,18 @@ class Featurizer:
 
 
 def _to_csr(parts_ids, parts_tix, n_texts: int) -> Features:
-    if not parts_ids:
-        return Features(np.zeros(0, np.int64), np.zeros(n_texts + 1, np.int64))
-    ids, tix = np.concatenate(parts_ids), np.concatenate(parts_tix)
-    order = np.argsort(tix, kind="stable")
-    counts = np.bincount(tix, minlength=n_texts)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return Features(ids[order], offsets)
+    """Interleave the parts text by text without sorting: each part's text indexes are already
+    non-decreasing, so every element's destination can be computed directly."""
+    counts = [np.bincount(t, minlength=n_texts) for t in parts_tix]
+    total = np.sum(counts, axis=0) if counts else np.zeros(n_texts, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(total)]).astype(np.int64)
+    ids = np.empty(int(offsets[-1]), dtype=np.int64)
+    base = offsets[:-1].copy()  # where the next part starts writing, per text
+    for part_ids, part_tix, count in zip(parts_ids, parts_tix, counts):
+        part_start = np.cumsum(count) - count  # first index of each text inside this part
+        ids[base[part_tix] + np.arange(len(part_tix)) - part_start[part_tix]] = part_ids
+        base += count
+    return Features(ids, offsets)
 
 
 def pad(features: Features, rows: np.ndarray | None = None) -> np.ndarray:

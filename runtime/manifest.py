@@ -12,7 +12,7 @@ from .errors import BundleError
 
 FORMAT_VERSION = 1
 TASKS = ("langid", "nextword")
-MODEL_FORMATS = ("onnx", "torchscript")  # in order of preference for backend="auto"
+MODEL_FORMATS = ("onnx", "pt2", "torchscript")  # in order of preference for backend="auto"
 
 
 @dataclass(frozen=True)

@@ -50,11 +50,17 @@ class NextWordPredictor:
             raise InputError(f"k must be at least 1, got {k}")
         logp = self.log_probs_of_ids(self.context_ids(batch)) if batch else np.zeros((0, len(self.vocab)))
         allowed = self._candidates(self._normal(prefix) if prefix else "")
-        results = []
-        for row in logp:
-            scores = row[allowed]
-            top = allowed[np.argsort(-scores, kind="stable")[:k]] if len(allowed) > k else allowed[np.argsort(-scores, kind="stable")]
-            results.append([(self.vocab.words[i], float(np.exp(row[i]))) for i in top])
+        k = min(k, len(allowed))
+        if k == 0:
+            return [] if single else [[] for _ in batch]
+        scores = logp[:, allowed]  # [n, candidates]
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(np.arange(k), (len(batch), 1))
+        part_scores = np.take_along_axis(scores, part, axis=1)
+        order = np.argsort(-part_scores, axis=1, kind="stable")
+        top_ids = allowed[np.take_along_axis(part, order, axis=1)]  # [n, k], best first
+        top_p = np.exp(np.take_along_axis(part_scores, order, axis=1).astype(np.float64))
+        words = self.vocab.words
+        results = [[(words[i], p) for i, p in zip(ids, probs)] for ids, probs in zip(top_ids.tolist(), top_p.tolist())]
         return results[0] if single else results
 
     def _normal(self, prefix: str) -> str:

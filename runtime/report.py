@@ -30,6 +30,9 @@ def metrics_table(task: str, metrics: dict) -> str:
         return "\n".join(f"{k:<12} {_fmt(metrics[k])}" for k in ("perplexity", "top1", "top5", "tokens", "oov", "oov_rate"))
     lines = [f"accuracy     {metrics['accuracy']:.4f}", f"macro_f1     {metrics['macro_f1']:.4f}",
              f"rows         {metrics['n']} ({metrics['covered']} with a label the model knows)"]
+    if "short_spans" in metrics:
+        lines.append(f"short spans  accuracy {metrics['short_spans']['accuracy']:.4f}, "
+                     f"macro_f1 {metrics['short_spans']['macro_f1']:.4f} (1-3 words cut from each row)")
     if metrics["unknown_labels"]:
         lines.append("unknown gold labels: " + ", ".join(f"{k} ({v})" for k, v in metrics["unknown_labels"].items()))
     lines.append("\nlabel   precision  recall     f1  support")

@@ -65,6 +65,9 @@ def verify_bundle(path, backend_names: list[str] | None = None, threads: int = 1
     bundle = Bundle.open(path)
     report = {"bundle": str(bundle.path), "task": bundle.manifest.task, "files": bundle.verify_checksums(), "backends": {}}
     examples = bundle.read_json("examples")
+    for fmt, facts in bundle.manifest.validation.items():
+        if "skipped" in facts and backend_names is None:
+            report["backends"][fmt] = {"skipped": f"not in this bundle (export skipped it: {facts['skipped']})"}
     for fmt in bundle.manifest.model_formats() if backend_names is None else backend_names:
         if backend_names is None and fmt not in backends.names():
             report["backends"][fmt] = {"skipped": f"no backend named {fmt!r} is installed"}

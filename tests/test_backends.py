@@ -10,7 +10,7 @@ from bowgram.runtime.bundle import Bundle
 
 
 def test_builtins_are_registered_through_entry_points():
-    assert {"onnx", "torchscript"} <= set(backends.names())
+    assert {"onnx", "torchscript", "pt2"} <= set(backends.names())
     assert backends.get("onnx").format == "onnx"
 
 
@@ -62,6 +62,14 @@ class TestOnnxBackend(BackendConformance):
 
 class TestTorchScriptBackend(BackendConformance):
     backend_name = "torchscript"
+
+    @pytest.fixture(autouse=True)
+    def _needs_torch(self):
+        pytest.importorskip("torch")
+
+
+class TestPt2Backend(BackendConformance):
+    backend_name = "pt2"
 
     @pytest.fixture(autouse=True)
     def _needs_torch(self):

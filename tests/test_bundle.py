@@ -21,7 +21,7 @@ def _edit_manifest(path, change):
 def test_a_good_bundle_verifies_on_both_backends(tutorial_bundles):
     for task in ("langid", "nextword"):
         report = verify_bundle(tutorial_bundles[task])
-        assert set(report["backends"]) == {"onnx", "torchscript"}
+        assert set(report["backends"]) == {"onnx", "torchscript", "pt2"}
         assert all(r["examples"] > 0 for r in report["backends"].values())
 
 
@@ -31,7 +31,7 @@ def test_manifest_records_what_the_brief_asks_for(tutorial_bundles):
     assert onnx.opset >= 17 and onnx.ir_version >= 8 and len(onnx.sha256) == 64
     assert {"bowgram", "torch", "onnx"} <= set(m.producer)
     assert m.signature["inputs"][0]["shape"] == ["batch", "tokens"]
-    assert set(m.validation) == {"onnx", "torchscript"}
+    assert set(m.validation) == {"onnx", "torchscript", "pt2"}
     assert not any(p.name.endswith(".data") for p in tutorial_bundles["langid"].iterdir())
 
 
@@ -42,13 +42,13 @@ def test_stray_onnx_file_says_what_it_is(tutorial_bundles):
     assert json.loads(props["bowgram.labels"]) == ["ENGLISH", "SPANISH"]
 
 
-@pytest.mark.parametrize("name", ["model.onnx", "model.torchscript.pt"])
-def test_flipped_byte_is_refused_before_loading(bundle_copy, name):
+@pytest.mark.parametrize("name, backend", [("model.onnx", "onnx"), ("model.torchscript.pt", "torchscript"),
+                                           ("model.pt2", "pt2")])
+def test_flipped_byte_is_refused_before_loading(bundle_copy, name, backend):
     path = bundle_copy("langid")
     data = bytearray((path / name).read_bytes())
     data[len(data) // 2] ^= 0xFF
     (path / name).write_bytes(bytes(data))
-    backend = "onnx" if name.endswith(".onnx") else "torchscript"
     with pytest.raises(BundleError, match="sha256"):
         load(path, backend=backend)
     with pytest.raises(BundleError, match="sha256"):
@@ -125,3 +125,21 @@ def test_writer_replaces_a_previous_bundle_whole(bundle_copy, tmp_path):
         writer.commit()
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "vocab.json"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_export_without_torchscript_still_writes_onnx_and_pt2(monkeypatch, tmp_path):
+    pytest.importorskip("torch")
+    from bowgram.export import serialize
+    from bowgram.export.build import config_for, train_and_export
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("TorchScript is no longer supported")
+
+    monkeypatch.setitem(serialize.SERIALIZERS, "torchscript", ("model.torchscript.pt", refuse))
+    with pytest.warns(UserWarning, match="torchscript skipped"):
+        manifest = train_and_export("langid", "tutorial", tmp_path / "b", config_for("langid", "tutorial", {}, {"quiet": True}))
+    assert {a["format"] for a in manifest["artifacts"]} >= {"onnx", "pt2"}
+    assert "torchscript" not in {a["format"] for a in manifest["artifacts"]}
+    assert "no longer supported" in manifest["validation"]["torchscript"]["skipped"]
+    report = verify_bundle(tmp_path / "b")
+    assert "not in this bundle" in report["backends"]["torchscript"]["skipped"]

@@ -36,10 +36,14 @@ class TorchScriptBackend(Backend):
 
         self._torch = torch
         try:
-            with quiet_jit_deprecation():
-                self.module = torch.jit.load(str(path), map_location="cpu").eval()
-        except Exception as exc:  # torch raises RuntimeError with C++ text for a bad archive
-            raise BundleError(f"torch cannot load {path.name}: {str(exc).splitlines()[0]}") from None
+            self.module = self._load(torch, path)
+        except Exception as exc:  # torch raises assorted errors (C++ text) for a bad archive
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BundleError(f"torch cannot load {path.name}: {first}") from None
+
+    def _load(self, torch, path: Path):
+        with quiet_jit_deprecation():
+            return torch.jit.load(str(path), map_location="cpu").eval()
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self._torch

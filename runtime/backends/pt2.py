@@ -1,0 +1,19 @@
+"""The torch.export backend: loads a `model.pt2` program, TorchScript's successor.
+
+Like TorchScript it needs torch, imported only when a bundle is loaded with it, and runs the
+same way (numpy in, numpy out). A `.pt2` archive holds pickled parts: load only bundles you trust.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .torchscript import TorchScriptBackend
+
+
+class Pt2Backend(TorchScriptBackend):
+    name = "pt2"
+    format = "pt2"
+
+    def _load(self, torch, path: Path):
+        return torch.export.load(str(path)).module()
