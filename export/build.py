@@ -32,7 +32,8 @@ def train_and_export(task: str, data: str, out: Path, config) -> dict:
     result["metrics"]["train_seconds"] = round(time.perf_counter() - started, 1)
     result["metrics"]["data"] = data
     return write_bundle(out, task, result["model"], result["featurizer"], result["vocab"], result["names"],
-                        result["example_texts"], result["model_info"], result["metrics"], labels=result["labels"])
+                        result["example_texts"], result["model_info"], result["metrics"], labels=result["labels"],
+                        quality=result["quality"])
 
 
 def build(out: Path, device: str = "auto", quiet: bool = False) -> dict[str, dict]:

@@ -17,10 +17,12 @@ import torch
 
 from bowgram.runtime.corpus import read_labelled, short_spans
 from bowgram.runtime.errors import InputError
+from bowgram.runtime.evaluate import langid_metrics
 from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec, pad
 
 from . import tutorial
 from .models import BowClassifier
+from .package import Quality
 from .trainer import TrainConfig, fit, resolve_device, seed_everything
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ def train(data: str, config: LangidConfig) -> dict:
         "metrics": {"history": history, "best": best,
                     "train_rows": len(keep), "device": str(device)},
         "example_texts": _example_texts(dev_labels, dev_texts) + tutorial_examples(),
+        "quality": Quality("dev accuracy", lambda p: langid_metrics(p, dev_labels, dev_texts)["accuracy"],
+                           lambda fp32, int8: int8 >= fp32 - 0.003, "int8 accuracy at most 0.3 points below fp32"),
     }
 
 

@@ -12,10 +12,12 @@ import torch
 
 from bowgram.runtime.corpus import read_text
 from bowgram.runtime.errors import InputError
+from bowgram.runtime.evaluate import sequence_metrics
 from bowgram.runtime.tokenizer import Tokenizer, TokenizerSpec, Vocab, windows
 
 from . import tutorial
 from .models import NgramLM
+from .package import Quality
 from .trainer import TrainConfig, fit, resolve_device, seed_everything
 
 
@@ -28,6 +30,7 @@ class NextwordConfig:
     tie: bool = True
     min_count: int = 2
     lowercase: bool = True
+    context_dropout: float = 0.0  # chance that a training context word is replaced by <unk>
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=15, batch_size=256, lr=1e-3, patience=2))
 
 
@@ -77,7 +80,11 @@ def train(data: str, config: NextwordConfig) -> dict:
         order = torch.from_numpy(np.random.default_rng(config.train.seed * 1000 + epoch).permutation(len(y))).to(device)
         for start in range(0, len(y), batch_size):
             rows = order[start : start + batch_size]
-            yield x_t[rows], y_t[rows], None
+            inputs = x_t[rows]
+            if config.context_dropout:  # teaches the model to back off, as Kneser-Ney does
+                drop = torch.rand(inputs.shape, device=device) < config.context_dropout
+                inputs = inputs.masked_fill(drop & (inputs > 0), vocab.unk_id)
+            yield inputs, y_t[rows], None
 
     def score(m):
         if len(vy) == 0:  # no validation text: follow the training loss
@@ -96,6 +103,8 @@ def train(data: str, config: NextwordConfig) -> dict:
         "metrics": {"history": history, "best": best,
                     "train_tokens": len(y), "valid_tokens": len(vy), "device": str(device),
                     "valid_oov_rate": float((vy == vocab.unk_id).mean()) if len(vy) else None},
+        "quality": Quality("valid perplexity", lambda p: sequence_metrics(p, valid_seqs or sequences)["perplexity"],
+                           lambda fp32, int8: int8 <= fp32 * 1.02, "int8 perplexity at most 2% above fp32"),
         "example_texts": ["when forty winters shall", "to be or not to", "thy beauty's", "", "and",
                           "my lord , i", "what say you ?"],
     }

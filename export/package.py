@@ -7,7 +7,10 @@ export and nothing is left behind.
 
 from __future__ import annotations
 
+import logging
 import platform
+from dataclasses import dataclass
+from typing import Callable
 import warnings
 from pathlib import Path
 
@@ -35,8 +38,11 @@ def producer() -> dict:
 
 def write_bundle(out: Path, task: str, model: torch.nn.Module, featurizer: dict, vocab: dict,
                  names: list[str], example_texts: list[str], model_info: dict, metrics: dict,
-                 labels: list[str] | None = None) -> dict:
-    """Write, validate and commit a bundle; `names[i]` is what output index i means."""
+                 labels: list[str] | None = None, quality: "Quality | None" = None) -> dict:
+    """Write, validate and commit a bundle; `names[i]` is what output index i means.
+
+    With `quality`, an int8 ONNX variant is added if it stays within the quality's tolerance.
+    """
     model = model.cpu().eval()
     signature = model_info.pop("signature")
     facts = {"task": task, "format_version": FORMAT_VERSION, "featurizer": featurizer, "model": model_info}
@@ -55,12 +61,55 @@ def write_bundle(out: Path, task: str, model: torch.nn.Module, featurizer: dict,
         predictors = {fmt: load(writer.dir, backend=fmt) for fmt in SERIALIZERS if fmt not in skipped}
         examples, validation = _examples_and_validation(model, predictors, example_texts, names)
         validation.update({fmt: {"skipped": reason} for fmt, reason in skipped.items()})
+        if quality is not None:
+            validation["onnx-int8"] = _add_int8(writer, fields, examples, quality, names)
         writer.write_json("examples.json", "examples", examples)
         manifest = writer.write_manifest(validation=validation, **fields)
         for fmt in predictors:  # the stored vectors must reproduce on a fresh load
             check_examples(load(writer.dir, backend=fmt), examples)
+        if writer.has("model.int8.onnx"):
+            check_examples(load(writer.dir, backend="onnx", precision="int8"), examples)
         writer.commit()
     return manifest.to_dict()
+
+
+@dataclass(frozen=True)
+class Quality:
+    """A dev-set measure for accepting an int8 variant: `measure(predictor)` → value,
+    `acceptable(fp32_value, int8_value)` → bool."""
+
+    name: str
+    measure: Callable
+    acceptable: Callable
+    rule: str
+
+
+def _add_int8(writer: BundleWriter, fields: dict, examples: dict, quality: Quality, names: list[str]) -> dict:
+    """Quantize the ONNX file (dynamic, per channel, uint8 weights); keep it if it measures up,
+    and store its own outputs on the test vectors (they differ from fp32 by design)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level, root.level = root.level, logging.ERROR  # quantize_dynamic logs a pre-processing tip
+    try:
+        quantize_dynamic(writer.dir / "model.onnx", writer.dir / "model.int8.onnx", per_channel=True,
+                         weight_type=QuantType.QUInt8, op_types_to_quantize=["Gather", "MatMul", "Gemm"])
+    finally:
+        root.level = level
+    fp32_file = next(a for a in writer.artifacts() if a.path == "model.onnx")
+    writer.add("model.int8.onnx", "onnx", precision="int8", opset=fp32_file.opset, ir_version=fp32_file.ir_version)
+    writer.write_manifest(**fields)
+    int8 = load(writer.dir, backend="onnx", precision="int8")
+    before, after = quality.measure(load(writer.dir, backend="onnx")), quality.measure(int8)
+    facts = {"measure": quality.name, "fp32": before, "int8": after, "rule": quality.rule}
+    if not quality.acceptable(before, after):
+        writer.remove("model.int8.onnx")
+        return {"skipped": f"{quality.name} {before:.4f} -> {after:.4f} breaks the rule: {quality.rule}", **facts}
+    backend = int8.backend
+    for record in examples["examples"]:
+        out = backend.run({backend.input_names[0]: np.asarray([record["ids"]], dtype=np.int64)})[backend.output_names[0]][0]
+        record["top_int8"] = [[int(i), names[i], float(out[i])] for i in np.argsort(-out, kind="stable")[:TOP]]
+    return {"examples": len(examples["examples"]), **facts}
 
 
 def _serialize_all(model, example, writer: BundleWriter, signature: dict, facts: dict) -> dict[str, str]:

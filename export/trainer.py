@@ -25,6 +25,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     patience: int = 2  # epochs without dev improvement before stopping
     lr_decay: float = 1.0  # multiply the learning rate by this after an epoch without improvement
+    one_cycle: bool = False  # warm up then anneal the learning rate over all epochs (per batch)
     seed: int = 0
     device: str = "auto"  # auto = CUDA when available
     quiet: bool = False
@@ -57,6 +58,8 @@ def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callabl
     Returns the best model by dev score (its weights restored), the history, and the best epoch's metrics.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = (torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * n_batches + 1,
+                                                    pct_start=0.1) if config.one_cycle else None)
     history, best, best_state, best_metrics, waited = [], -math.inf, None, {}, 0
     for epoch in range(config.epochs):
         model.train()
@@ -69,6 +72,8 @@ def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callabl
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if schedule is not None:
+                    schedule.step()
                 total, count = total + loss.item(), count + 1
                 bar.update(1)
                 if count % 20 == 0:

@@ -125,6 +125,14 @@ class BundleWriter:
         """Register a file already written into `self.dir` (facts: opset, ir_version, precision)."""
         self._extra[name] = {"format": fmt, **facts}
 
+    def has(self, name: str) -> bool:
+        return name in self._extra
+
+    def remove(self, name: str) -> None:
+        """Drop a file that turned out not to belong in the bundle."""
+        self._extra.pop(name, None)
+        (self.dir / name).unlink(missing_ok=True)
+
     def artifacts(self) -> tuple[Artifact, ...]:
         return tuple(
             Artifact(path=name, sha256=sha256_of(self.dir / name), size=(self.dir / name).stat().st_size, **facts)

@@ -105,6 +105,8 @@ def _options(fn, backend=True):
     if backend:
         fn = click.option("--backend", default="auto", show_default=True, help="onnx, torchscript, … (see: bowgram backends).")(fn)
         fn = click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)(fn)
+        fn = click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
+                          help="int8: the bundle's quantized ONNX model, if it has one.")(fn)
     return fn
 
 
@@ -126,7 +128,7 @@ def _emit(texts, results, key: str, as_json: bool):
 @click.option("--only", help="Comma-separated labels to choose from, e.g. en,es,fr.")
 @click.option("--input", "input_path", help="File with one text per line, or - for stdin.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input.")
-def langid(texts, bundle, backend, threads, k, threshold, only, input_path, as_json):
+def langid(texts, bundle, backend, threads, precision, k, threshold, only, input_path, as_json):
     """Identify the language of each text.
 
     Example: bowgram langid "Yo creo que sí"   (prints: es 0.99…)
@@ -134,7 +136,7 @@ def langid(texts, bundle, backend, threads, k, threshold, only, input_path, as_j
     from .loader import load
 
     inputs = _read_inputs(texts, input_path)
-    identifier = load(bundle, task="langid", backend=backend, threads=threads)
+    identifier = load(bundle, task="langid", backend=backend, threads=threads, precision=precision)
     languages = [x.strip() for x in only.split(",") if x.strip()] if only else None
     _emit(inputs, identifier.predict(inputs, k=k, threshold=threshold, languages=languages), "label", as_json)
 
@@ -146,7 +148,7 @@ def langid(texts, bundle, backend, threads, k, threshold, only, input_path, as_j
 @click.option("--prefix", help="Only words starting with this (completion of a half-typed word).")
 @click.option("--input", "input_path", help="File with one context per line, or - for stdin.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input.")
-def next_word(texts, bundle, backend, threads, k, prefix, input_path, as_json):
+def next_word(texts, bundle, backend, threads, precision, k, prefix, input_path, as_json):
     """Predict the next word after each context.
 
     Example: bowgram next-word "to be or not to" -k 5
@@ -154,7 +156,7 @@ def next_word(texts, bundle, backend, threads, k, prefix, input_path, as_json):
     from .loader import load
 
     inputs = _read_inputs(texts, input_path)
-    predictor = load(bundle, task="nextword", backend=backend, threads=threads)
+    predictor = load(bundle, task="nextword", backend=backend, threads=threads, precision=precision)
     _emit(inputs, predictor.predict(inputs, k=k, prefix=prefix), "word", as_json)
 
 
@@ -165,14 +167,14 @@ def next_word(texts, bundle, backend, threads, k, prefix, input_path, as_json):
 @click.option("--temperature", type=float, default=1.0, show_default=True)
 @click.option("--top-k", type=click.IntRange(min=1), default=None, help="Sample only from the k likeliest.")
 @click.option("--seed", type=int, default=None, help="Same seed, same text.")
-def generate(text, bundle, backend, threads, n, temperature, top_k, seed):
+def generate(text, bundle, backend, threads, precision, n, temperature, top_k, seed):
     """Continue TEXT by sampling from the next-word model.
 
     Example: bowgram generate "when forty winters" -n 30 --seed 1
     """
     from .loader import load
 
-    predictor = load(bundle, task="nextword", backend=backend, threads=threads)
+    predictor = load(bundle, task="nextword", backend=backend, threads=threads, precision=precision)
     continuation = predictor.generate(text, n=n, temperature=temperature, top_k=top_k, seed=seed)
     click.echo(text.rstrip() + ("" if not continuation or continuation[0] in ".,;:!?'" else " ") + continuation)
 
@@ -181,8 +183,9 @@ def generate(text, bundle, backend, threads, n, temperature, top_k, seed):
 @click.argument("bundle", type=click.Path())
 @click.option("--data", required=True, type=click.Path(), help="TSV/fastText file (langid) or text file (nextword).")
 @click.option("--backend", default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with the metrics.")
-def evaluate(bundle, data, backend, as_json):
+def evaluate(bundle, data, backend, precision, as_json):
     """Measure a bundle on a labelled file (langid) or a text file (nextword).
 
     Example: bowgram eval artifacts/langid --data dev.tsv
@@ -191,7 +194,7 @@ def evaluate(bundle, data, backend, as_json):
     from .evaluate import langid_report, nextword_metrics
     from .loader import load
 
-    predictor = load(bundle, backend=backend)
+    predictor = load(bundle, backend=backend, precision=precision)
     if predictor.task == "langid":
         metrics = langid_report(predictor, *read_labelled(data))
     else:

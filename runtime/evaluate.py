@@ -53,10 +53,14 @@ def langid_metrics(identifier, gold: list[str], texts: list[str], batch: int = 4
     }
 
 
-def nextword_metrics(predictor, text: str, batch: int = 2048) -> dict:
+def nextword_metrics(predictor, text: str) -> dict:
     """Perplexity over every token (<unk> and </s> targets included, as KenLM counts them),
     top-1/top-5 accuracy, token count and OOV rate."""
-    sequences = predictor.tokenizer.sequences(text)
+    return sequence_metrics(predictor, predictor.tokenizer.sequences(text))
+
+
+def sequence_metrics(predictor, sequences: list[list[str]], batch: int = 2048) -> dict:
+    """`nextword_metrics` for text already split into token sequences."""
     contexts, targets = windows(sequences, predictor.vocab, predictor.context_size)
     nll, top1, top5 = 0.0, 0, 0
     for start in range(0, len(targets), batch):

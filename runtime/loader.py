@@ -30,4 +30,6 @@ def load(path: str | os.PathLike | None = None, task: str | None = None, backend
     cls = backends.choose(backend, bundle.manifest.model_formats())
     model_file = bundle.checked(bundle.artifact(cls.format, precision))
     engine = cls(model_file, bundle.manifest.signature, threads)
-    return PREDICTORS[bundle.manifest.task](bundle, engine)
+    predictor = PREDICTORS[bundle.manifest.task](bundle, engine)
+    predictor.precision = precision
+    return predictor

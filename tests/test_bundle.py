@@ -21,7 +21,7 @@ def _edit_manifest(path, change):
 def test_a_good_bundle_verifies_on_both_backends(tutorial_bundles):
     for task in ("langid", "nextword"):
         report = verify_bundle(tutorial_bundles[task])
-        assert set(report["backends"]) == {"onnx", "torchscript", "pt2"}
+        assert set(report["backends"]) == {"onnx", "onnx-int8", "torchscript", "pt2"}
         assert all(r["examples"] > 0 for r in report["backends"].values())
 
 
@@ -31,7 +31,7 @@ def test_manifest_records_what_the_brief_asks_for(tutorial_bundles):
     assert onnx.opset >= 17 and onnx.ir_version >= 8 and len(onnx.sha256) == 64
     assert {"bowgram", "torch", "onnx"} <= set(m.producer)
     assert m.signature["inputs"][0]["shape"] == ["batch", "tokens"]
-    assert set(m.validation) == {"onnx", "torchscript", "pt2"}
+    assert set(m.validation) == {"onnx", "onnx-int8", "torchscript", "pt2"}
     assert not any(p.name.endswith(".data") for p in tutorial_bundles["langid"].iterdir())
 
 
