@@ -38,7 +38,10 @@ class Backend:
 
     @classmethod
     def available(cls) -> bool:
-        return importlib.util.find_spec(cls.module) is not None
+        try:
+            return importlib.util.find_spec(cls.module) is not None
+        except (ImportError, ValueError):  # a module blocked or half-installed
+            return False
 
     @classmethod
     def require(cls) -> None:
