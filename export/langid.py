@@ -116,6 +116,7 @@ def train(data: str, config: LangidConfig) -> dict:
         "metrics": {"history": history, "best": best,
                     "train_rows": len(keep), "device": str(device)},
         "example_texts": _example_texts(dev_labels, dev_texts) + tutorial_examples(),
+        "evaluate": lambda p: langid_metrics(p, dev_labels, dev_texts, confusions=1000),
         "quality": Quality("dev accuracy", lambda p: langid_metrics(p, dev_labels, dev_texts)["accuracy"],
                            lambda fp32, int8: int8 >= fp32 - 0.003, "int8 accuracy at most 0.3 points below fp32"),
     }

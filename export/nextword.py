@@ -103,6 +103,7 @@ def train(data: str, config: NextwordConfig) -> dict:
         "metrics": {"history": history, "best": best,
                     "train_tokens": len(y), "valid_tokens": len(vy), "device": str(device),
                     "valid_oov_rate": float((vy == vocab.unk_id).mean()) if len(vy) else None},
+        "evaluate": lambda p: sequence_metrics(p, valid_seqs or sequences),
         "quality": Quality("valid perplexity", lambda p: sequence_metrics(p, valid_seqs or sequences)["perplexity"],
                            lambda fp32, int8: int8 <= fp32 * 1.02, "int8 perplexity at most 2% above fp32"),
         "example_texts": ["when forty winters shall", "to be or not to", "thy beauty's", "", "and",

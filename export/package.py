@@ -38,10 +38,12 @@ def producer() -> dict:
 
 def write_bundle(out: Path, task: str, model: torch.nn.Module, featurizer: dict, vocab: dict,
                  names: list[str], example_texts: list[str], model_info: dict, metrics: dict,
-                 labels: list[str] | None = None, quality: "Quality | None" = None) -> dict:
+                 labels: list[str] | None = None, quality: "Quality | None" = None,
+                 evaluate: Callable | None = None) -> dict:
     """Write, validate and commit a bundle; `names[i]` is what output index i means.
 
     With `quality`, an int8 ONNX variant is added if it stays within the quality's tolerance.
+    With `evaluate` (predictor → dev metrics), a training report with plots is added.
     """
     model = model.cpu().eval()
     signature = model_info.pop("signature")
@@ -64,6 +66,8 @@ def write_bundle(out: Path, task: str, model: torch.nn.Module, featurizer: dict,
         if quality is not None:
             validation["onnx-int8"] = _add_int8(writer, fields, examples, quality, names)
         writer.write_json("examples.json", "examples", examples)
+        if evaluate is not None:
+            _add_report(writer, task, fields, evaluate(predictors["onnx"]))
         manifest = writer.write_manifest(validation=validation, **fields)
         for fmt in predictors:  # the stored vectors must reproduce on a fresh load
             check_examples(load(writer.dir, backend=fmt), examples)
@@ -82,6 +86,15 @@ class Quality:
     measure: Callable
     acceptable: Callable
     rule: str
+
+
+def _add_report(writer: BundleWriter, task: str, fields: dict, dev: dict) -> None:
+    """report.md and plots into the bundle; the dev summary into the manifest's metrics."""
+    from .report import write_report
+
+    for name in write_report(writer.dir, task, fields["metrics"], dev):
+        writer.add(name, "report")
+    fields["metrics"]["dev"] = {k: v for k, v in dev.items() if k not in ("per_label", "confusions")}
 
 
 def _add_int8(writer: BundleWriter, fields: dict, examples: dict, quality: Quality, names: list[str]) -> dict:

@@ -109,7 +109,8 @@ class BundleWriter:
 
     def __enter__(self) -> "BundleWriter":
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.dir = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+        recover_interrupted(self.out)
+        self.dir = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-{os.getpid()}-", dir=self.out.parent))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -160,6 +161,30 @@ def check_out_dir(out: Path) -> None:
         raise InputError(f"--out {out} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).exists():
         raise InputError(f"--out {out} is a non-empty directory that is not a bundle; refusing to replace it")
+
+
+def recover_interrupted(out: Path) -> None:
+    """Clean up after writers that were killed: their staging folders go; a previous bundle
+    moved aside during the final swap is put back if nothing took its place."""
+    for stale in sorted(out.parent.glob(f".{out.name}.*-*")):
+        kind, _, rest = stale.name[len(out.name) + 2 :].partition("-")
+        pid = rest.split("-")[0]
+        if kind not in ("tmp", "old") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if kind == "old" and not out.exists():
+            os.rename(stale, out)
+        else:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _swap_into_place(new: Path, out: Path) -> None:

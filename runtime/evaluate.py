@@ -21,7 +21,7 @@ def langid_report(identifier, gold: list[str], texts: list[str]) -> dict:
     return metrics
 
 
-def langid_metrics(identifier, gold: list[str], texts: list[str], batch: int = 4096) -> dict:
+def langid_metrics(identifier, gold: list[str], texts: list[str], batch: int = 4096, confusions: int = 10) -> dict:
     """Accuracy, macro-F1, per-label P/R/F1 and top confusions, over rows whose label is known."""
     known = set(identifier.labels)
     covered = [i for i, g in enumerate(gold) if g in known]
@@ -40,7 +40,7 @@ def langid_metrics(identifier, gold: list[str], texts: list[str], batch: int = 4
         recall = tp / n_gold if n_gold else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": n_gold}
-    confusions = Counter((g, p) for g, p in zip(gold_c, predicted) if g != p)
+    confused = Counter((g, p) for g, p in zip(gold_c, predicted) if g != p)
     correct = sum(g == p for g, p in zip(gold_c, predicted))
     return {
         "accuracy": correct / len(gold_c) if gold_c else 0.0,
@@ -49,7 +49,7 @@ def langid_metrics(identifier, gold: list[str], texts: list[str], batch: int = 4
         "covered": len(gold_c),
         "unknown_labels": dict(unknown),
         "per_label": per_label,
-        "confusions": [{"gold": g, "predicted": p, "count": c} for (g, p), c in confusions.most_common(10)],
+        "confusions": [{"gold": g, "predicted": p, "count": c} for (g, p), c in confused.most_common(confusions)],
     }
 
 

@@ -19,6 +19,9 @@ def manifest_summary(m: Manifest) -> str:
         lines.append(f"  {a.path:<24} {a.format:<12} {a.size:>10,} B  sha256 {a.sha256[:12]}…{extra}")
     for fmt, v in m.validation.items():
         lines.append(f"validation:  {fmt}: {v.get('examples')} vectors, max abs diff {v.get('max_abs_diff', 0):.2g}")
+    reports = [a.path for a in m.artifacts if a.format == "report"]
+    if reports:
+        lines.append("report:      " + ", ".join(reports) + "  (training curves, per-label scores; open report.md)")
     best = m.metrics.get("best")
     if best:
         lines.append("metrics:     " + ", ".join(f"{k}={_fmt(v)}" for k, v in best.items()))
