@@ -46,3 +46,17 @@ class NgramLM(nn.Module):
         x = self.dropout(self.embedding(input_ids).flatten(1))  # [batch, context, dim] -> [batch, context*dim]
         h = self.dropout(F.relu(self.hidden(x)))  # [batch, hidden]
         return F.log_softmax(self.output(self.project(h)), dim=-1)  # [batch, vocab]
+
+
+class WithTopK(nn.Module):
+    """Export wrapper: the model's log-probs plus its k best (ONNX TopK), so a runtime can
+    answer top-k queries without sorting the whole vocabulary."""
+
+    def __init__(self, model: nn.Module, k: int):
+        super().__init__()
+        self.model, self.k = model, k
+
+    def forward(self, input_ids: torch.Tensor):
+        logp = self.model(input_ids)
+        values, indices = torch.topk(logp, self.k, dim=-1)  # [batch, k] each, best first
+        return logp, values, indices

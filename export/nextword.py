@@ -16,9 +16,12 @@ from bowgram.runtime.evaluate import sequence_metrics
 from bowgram.runtime.tokenizer import Tokenizer, TokenizerSpec, Vocab, windows
 
 from . import tutorial
-from .models import NgramLM
+from .models import NgramLM, WithTopK
 from .package import Quality
 from .trainer import TrainConfig, fit, resolve_device, seed_everything
+
+
+TOP_K = 16  # best words the exported graph returns beside the full log-probs (ONNX TopK)
 
 
 @dataclass(frozen=True)
@@ -26,15 +29,18 @@ class NextwordConfig:
     context: int = 3
     dim: int = 64
     hidden: int = 512
-    dropout: float = 0.3
+    dropout: float = 0.15
     tie: bool = True
     min_count: int = 2
     lowercase: bool = True
-    context_dropout: float = 0.0  # chance that a training context word is replaced by <unk>
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=15, batch_size=256, lr=1e-3, patience=2))
+    context_dropout: float = 0.1  # chance that a training context word is replaced by <unk>
+    # measured on valid.txt (benchmarks/results/lm_valid.md): lr 3e-3 halved on every plateau
+    # beat lr 1e-3 (125.3 vs 118.7 perplexity) and one-cycle schedules (~130 after 12 epochs)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=24, batch_size=512, lr=3e-3, patience=3,
+                                                                   lr_decay=0.5))
 
 
-TUTORIAL = NextwordConfig(context=2, dim=10, hidden=128, dropout=0.0, tie=False, min_count=1, lowercase=False,
+TUTORIAL = NextwordConfig(context=2, dim=10, hidden=128, dropout=0.0, tie=False, min_count=1, lowercase=False, context_dropout=0.0,
                           train=TrainConfig(epochs=10, batch_size=8, lr=1e-3, patience=10))
 
 
@@ -93,13 +99,16 @@ def train(data: str, config: NextwordConfig) -> dict:
         return {"valid_perplexity": ppl, "score": ppl}
 
     model, history, best = fit(model, batches, -(-len(y) // batch_size), score, config.train, higher_is_better=False)
+    top_k = min(TOP_K, len(vocab))
     return {
-        "model": model, "vocab": vocab.token_to_id, "featurizer": spec.to_dict(), "labels": None, "names": vocab.words,
+        "model": WithTopK(model, top_k), "vocab": vocab.token_to_id, "featurizer": spec.to_dict(), "labels": None, "names": vocab.words,
         "model_info": {"architecture": "ngram-lm", "vocab_size": len(vocab), "num_inputs": len(vocab),
                        "context": config.context, "dim": config.dim, "hidden": config.hidden,
                        "dropout": config.dropout, "tie": config.tie, "training": dataclasses.asdict(config),
                        "signature": {"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", config.context]}],
-                                     "outputs": [{"name": "log_probs", "dtype": "float32", "shape": ["batch", len(vocab)]}]}},
+                                     "outputs": [{"name": "log_probs", "dtype": "float32", "shape": ["batch", len(vocab)]},
+                                                 {"name": "top_log_probs", "dtype": "float32", "shape": ["batch", top_k]},
+                                                 {"name": "top_ids", "dtype": "int64", "shape": ["batch", top_k]}]}},
         "metrics": {"history": history, "best": best,
                     "train_tokens": len(y), "valid_tokens": len(vy), "device": str(device),
                     "valid_oov_rate": float((vy == vocab.unk_id).mean()) if len(vy) else None},

@@ -150,7 +150,8 @@ def _example_shape(signature: dict) -> tuple[int, ...]:
 
 def _examples_and_validation(model, predictors: dict, texts: list[str], names: list[str]):
     any_p = predictors["onnx"]
-    input_name, output_name = any_p.backend.input_names[0], any_p.backend.output_names[0]
+    input_name, output_names = any_p.backend.input_names[0], any_p.backend.output_names
+    output_name = output_names[0]
     records, worst = [], {fmt: 0.0 for fmt in predictors}
     for text in texts:
         ids = any_p.input_ids(text)
@@ -158,10 +159,12 @@ def _examples_and_validation(model, predictors: dict, texts: list[str], names: l
             continue
         batch = np.asarray([ids], dtype=np.int64)
         with torch.no_grad():
-            reference = model(torch.from_numpy(batch)).numpy()
+            out = model(torch.from_numpy(batch))
+        outputs = dict(zip(output_names, [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]))
         for fmt, predictor in predictors.items():
-            diff = compare_outputs({output_name: reference}, predictor.backend.run({input_name: batch}))
-            worst[fmt] = max(worst[fmt], diff[output_name])
+            diff = compare_outputs(outputs, predictor.backend.run({input_name: batch}))
+            worst[fmt] = max(worst[fmt], max(diff.values()))
+        reference = outputs[output_name]
         top = np.argsort(-reference[0], kind="stable")[:TOP]
         records.append({"text": text, "ids": ids,
                         "top": [[int(i), names[i], float(reference[0, i])] for i in top]})

@@ -42,9 +42,9 @@ def to_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, signature
     """Export with the dynamo exporter into one file (no external data); returns opset and IR."""
     import onnx
 
-    (inp,), (out,) = signature["inputs"], signature["outputs"]
+    (inp,), outputs = signature["inputs"], signature["outputs"]
     with _quiet_onnx_exporter():
-        torch.onnx.export(model, (example,), str(path), input_names=[inp["name"]], output_names=[out["name"]],
+        torch.onnx.export(model, (example,), str(path), input_names=[inp["name"]], output_names=[o["name"] for o in outputs],
                           dynamic_shapes=(_dims(signature),), dynamo=True, external_data=False, opset_version=OPSET)
     proto = onnx.load(str(path))
     onnx.helper.set_model_props(proto, {f"bowgram.{k}": json.dumps(v, ensure_ascii=False) for k, v in facts.items()})

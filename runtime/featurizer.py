@@ -22,7 +22,6 @@ pad for a model: `pad()` does that, so callers can bucket by length first.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import unicodedata
 from dataclasses import asdict, dataclass, fields
@@ -68,14 +67,19 @@ class FeaturizerSpec:
         return spec
 
 
-@functools.lru_cache(maxsize=1)
-def _letter_table() -> np.ndarray:
-    """Boolean table: is code point c a letter or a mark? Built once (~20 ms)."""
-    table = np.zeros(_TABLE_SIZE + 1, dtype=bool)
-    for cp in range(_TABLE_SIZE):
-        if unicodedata.category(chr(cp))[0] in "LM":
-            table[cp] = True
-    return table
+_CLASS = np.zeros(_TABLE_SIZE + 1, dtype=np.uint8)  # per code point: 0 not looked up yet, 1 letter/mark, 2 other
+_CLASS[_TABLE_SIZE] = 2
+
+
+def _is_letter(cp: np.ndarray) -> np.ndarray:
+    """Letter-or-mark mask for code points, looking each one up in unicodedata once per process
+    (lazily: a cold start pays only for the characters it meets)."""
+    cls = _CLASS[np.minimum(cp, _TABLE_SIZE)]
+    if (cls == 0).any():
+        for c in np.unique(cp[cls == 0]).tolist():
+            _CLASS[c] = 1 if unicodedata.category(chr(c))[0] in "LM" else 2
+        cls = _CLASS[np.minimum(cp, _TABLE_SIZE)]
+    return cls == 1
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ class Featurizer:
             joined = joined.casefold()
         cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         text_index = np.cumsum(cp == 0) - 1  # a separator belongs to the text after it
-        letter = _letter_table()[np.minimum(cp, _TABLE_SIZE)]
+        letter = _is_letter(cp)
         keep = letter.copy()
         keep[1:] |= letter[:-1]  # the boundary right after each word
         keep[0] = True  # and one before the first word
@@ -165,6 +169,9 @@ class Featurizer:
 def _to_csr(parts_ids, parts_tix, n_texts: int) -> Features:
     """Interleave the parts text by text without sorting: each part's text indexes are already
     non-decreasing, so every element's destination can be computed directly."""
+    if n_texts == 1:  # the common single-text call: nothing to interleave
+        ids = np.concatenate(parts_ids) if parts_ids else np.zeros(0, np.int64)
+        return Features(ids, np.array([0, len(ids)], dtype=np.int64))
     counts = [np.bincount(t, minlength=n_texts) for t in parts_tix]
     total = np.sum(counts, axis=0) if counts else np.zeros(n_texts, np.int64)
     offsets = np.concatenate([[0], np.cumsum(total)]).astype(np.int64)
@@ -179,6 +186,8 @@ def _to_csr(parts_ids, parts_tix, n_texts: int) -> Features:
 
 def pad(features: Features, rows: np.ndarray | None = None) -> np.ndarray:
     """Rows of `features` as a zero-padded int64 matrix [len(rows), longest] (at least 1 wide)."""
+    if len(features.offsets) == 2 and (rows is None or len(rows) == 1):  # one text: a view, no copy
+        return (features.ids if len(features.ids) else np.zeros(1, np.int64))[None, :]
     rows = np.arange(len(features.offsets) - 1) if rows is None else np.asarray(rows)
     starts, ends = features.offsets[rows], features.offsets[rows + 1]
     lengths = ends - starts

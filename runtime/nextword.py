@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Sequence
 
 import numpy as np
@@ -48,7 +49,14 @@ class NextWordPredictor:
         batch, single = as_batch(contexts)
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
-        logp = self.log_probs_of_ids(self.context_ids(batch)) if batch else np.zeros((0, len(self.vocab)))
+        if not batch:
+            return []
+        outputs = self.backend.run({self.backend.input_names[0]: self.context_ids(batch)})
+        if not prefix and "top_ids" in outputs and k + len(SPECIALS) <= outputs["top_ids"].shape[1]:
+            results = [self._from_top(ids, lps, k) for ids, lps in zip(outputs["top_ids"].tolist(),
+                                                                       outputs["top_log_probs"].tolist())]
+            return results[0] if single else results
+        logp = outputs[self.backend.output_names[0]]
         allowed = self._candidates(self._normal(prefix) if prefix else "")
         k = min(k, len(allowed))
         if k == 0:
@@ -62,6 +70,12 @@ class NextWordPredictor:
         words = self.vocab.words
         results = [[(words[i], p) for i, p in zip(ids, probs)] for ids, probs in zip(top_ids.tolist(), top_p.tolist())]
         return results[0] if single else results
+
+    def _from_top(self, ids: list[int], log_probs: list[float], k: int) -> list[tuple[str, float]]:
+        """The graph's own top list (ONNX TopK), minus special tokens, cut to k."""
+        words = self.vocab.words
+        picked = [(words[i], math.exp(lp)) for i, lp in zip(ids, log_probs) if i >= len(SPECIALS)]
+        return picked[:k]
 
     def _normal(self, prefix: str) -> str:
         return "".join(self.tokenizer.tokens(prefix)) if prefix.strip() else prefix

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,38 @@ class TestPt2Backend(BackendConformance):
     @pytest.fixture(autouse=True)
     def _needs_torch(self):
         pytest.importorskip("torch")
+
+
+@pytest.fixture
+def numpy_plugin(tmp_path, monkeypatch):
+    """Register examples/numpy_backend the way `pip install` would: a dist-info with its entry point."""
+    root = Path(__file__).resolve().parents[1] / "examples" / "numpy_backend"
+    info = tmp_path / "bowgram_numpy_backend-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bowgram-numpy-backend\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[bowgram.backends]\nnumpy-langid = bowgram_numpy_backend:NumpyLangidBackend\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(root))
+    backends._entry_points.cache_clear()
+    yield
+    backends._entry_points.cache_clear()
+
+
+class TestThirdPartyNumpyBackend(BackendConformance):
+    """examples/numpy_backend, found through the entry-point group like any plugin."""
+
+    backend_name = "numpy-langid"
+
+    @pytest.fixture(autouse=True)
+    def _registered(self, numpy_plugin):
+        pytest.importorskip("onnx")
+
+    def test_it_answers_like_onnxruntime(self, tutorial_bundles):
+        from bowgram.runtime import load
+
+        texts = ["Yo creo que si", "it is lost on me", "Give it to me"]
+        ours = load(tutorial_bundles["langid"], backend="numpy-langid").predict(texts, k=2)
+        reference = load(tutorial_bundles["langid"], backend="onnx").predict(texts, k=2)
+        for a, b in zip(ours, reference):
+            assert [x[0] for x in a] == [x[0] for x in b]
+            assert np.allclose([x[1] for x in a], [x[1] for x in b], atol=1e-5)
