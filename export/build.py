@@ -33,7 +33,8 @@ def train_and_export(task: str, data: str, out: Path, config) -> dict:
     result["metrics"]["data"] = data
     return write_bundle(out, task, result["model"], result["featurizer"], result["vocab"], result["names"],
                         result["example_texts"], result["model_info"], result["metrics"], labels=result["labels"],
-                        quality=result["quality"], evaluate=result["evaluate"])
+                        quality=result["quality"], evaluate=result["evaluate"],
+                        fp16_embeddings=result.get("fp16_embeddings", False))
 
 
 def build(out: Path, device: str = "auto", quiet: bool = False) -> dict[str, dict]:

@@ -21,7 +21,8 @@ class BowClassifier(nn.Module):
         self.output = nn.Linear(hidden or dim, num_labels)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        pooled = self.embedding(input_ids).sum(dim=1)  # [batch, tokens, dim] -> [batch, dim]
+        # [batch, tokens, dim] -> [batch, dim]; float() so a float16-stored table sums in float32
+        pooled = self.embedding(input_ids).float().sum(dim=1)
         return F.log_softmax(self.output(self.hidden(pooled)), dim=-1)  # [batch, labels]
 
 

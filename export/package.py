@@ -7,6 +7,7 @@ export and nothing is left behind.
 
 from __future__ import annotations
 
+import copy
 import logging
 import platform
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from bowgram.runtime.loader import load
 from bowgram.runtime.manifest import FORMAT_VERSION
 from bowgram.runtime.verify import ATOL, RTOL, check_examples, compare_outputs
 
-from .serialize import OPTIONAL, SERIALIZERS
+from .serialize import OPTIONAL, SERIALIZERS, to_onnx
 
 TOP = 10  # entries of each output kept per test vector
 
@@ -39,13 +40,16 @@ def producer() -> dict:
 def write_bundle(out: Path, task: str, model: torch.nn.Module, featurizer: dict, vocab: dict,
                  names: list[str], example_texts: list[str], model_info: dict, metrics: dict,
                  labels: list[str] | None = None, quality: "Quality | None" = None,
-                 evaluate: Callable | None = None) -> dict:
+                 evaluate: Callable | None = None, fp16_embeddings: bool = False) -> dict:
     """Write, validate and commit a bundle; `names[i]` is what output index i means.
 
     With `quality`, an int8 ONNX variant is added if it stays within the quality's tolerance.
     With `evaluate` (predictor → dev metrics), a training report with plots is added.
+    With `fp16_embeddings`, the shipped files store the embedding table as float16 (half the
+    size; sums still run in float32); validation compares against exactly that model.
     """
-    model = model.cpu().eval()
+    trained = model.cpu().eval()
+    model = _with_fp16_embeddings(trained) if fp16_embeddings else trained
     signature = model_info.pop("signature")
     facts = {"task": task, "format_version": FORMAT_VERSION, "featurizer": featurizer, "model": model_info}
     if labels is not None:
@@ -64,7 +68,7 @@ def write_bundle(out: Path, task: str, model: torch.nn.Module, featurizer: dict,
         examples, validation = _examples_and_validation(model, predictors, example_texts, names)
         validation.update({fmt: {"skipped": reason} for fmt, reason in skipped.items()})
         if quality is not None:
-            validation["onnx-int8"] = _add_int8(writer, fields, examples, quality, names)
+            validation["onnx-int8"] = _add_int8(writer, fields, examples, quality, names, trained, signature, facts)
         writer.write_json("examples.json", "examples", examples)
         if evaluate is not None:
             _add_report(writer, task, fields, evaluate(predictors["onnx"]))
@@ -97,18 +101,29 @@ def _add_report(writer: BundleWriter, task: str, fields: dict, dev: dict) -> Non
     fields["metrics"]["dev"] = {k: v for k, v in dev.items() if k not in ("per_label", "confusions")}
 
 
-def _add_int8(writer: BundleWriter, fields: dict, examples: dict, quality: Quality, names: list[str]) -> dict:
-    """Quantize the ONNX file (dynamic, per channel, uint8 weights); keep it if it measures up,
-    and store its own outputs on the test vectors (they differ from fp32 by design)."""
+def _with_fp16_embeddings(model: torch.nn.Module) -> torch.nn.Module:
+    shipped = copy.deepcopy(model)
+    shipped.embedding.half()
+    return shipped
+
+
+def _add_int8(writer: BundleWriter, fields: dict, examples: dict, quality: Quality, names: list[str],
+              trained: torch.nn.Module, signature: dict, facts: dict) -> dict:
+    """Quantize an fp32 ONNX export of the trained model (dynamic, per channel, uint8 weights);
+    keep it if it measures up, and store its own outputs on the test vectors."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    fp32 = writer.dir / "fp32.onnx.tmp"
+    example = torch.randint(1, fields["model"]["num_inputs"], _example_shape(signature))
+    to_onnx(trained, example, fp32, signature, facts)
     root = logging.getLogger()
     level, root.level = root.level, logging.ERROR  # quantize_dynamic logs a pre-processing tip
     try:
-        quantize_dynamic(writer.dir / "model.onnx", writer.dir / "model.int8.onnx", per_channel=True,
+        quantize_dynamic(fp32, writer.dir / "model.int8.onnx", per_channel=True,
                          weight_type=QuantType.QUInt8, op_types_to_quantize=["Gather", "MatMul", "Gemm"])
     finally:
         root.level = level
+        fp32.unlink()
     fp32_file = next(a for a in writer.artifacts() if a.path == "model.onnx")
     writer.add("model.int8.onnx", "onnx", precision="int8", opset=fp32_file.opset, ir_version=fp32_file.ir_version)
     writer.write_manifest(**fields)

@@ -32,6 +32,7 @@ def _curves(folder: Path, task: str, history: list[dict], plt) -> str:
     fig, left = plt.subplots(figsize=(7, 4), dpi=100)
     left.plot(epochs, [h["train_loss"] for h in history], "o-", color="tab:blue", label="training loss")
     left.set_xlabel("epoch")
+    left.xaxis.get_major_locator().set_params(integer=True)
     left.set_ylabel("training loss (NLL)", color="tab:blue")
     right = left.twinx()
     if task == "langid":
@@ -87,7 +88,8 @@ def _confusions(folder: Path, dev: dict, plt, size: int = 12) -> str:
     ax.set_ylabel("gold")
     for (i, j), v in np.ndenumerate(matrix):
         if v:
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
+                    color="white" if v > matrix.max() / 2 else "black")
     fig.colorbar(image, ax=ax, label="dev sentences (errors only)")
     ax.set_title("Most-confused languages (dev errors)")
     fig.tight_layout()
