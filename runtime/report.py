@@ -18,7 +18,13 @@ def manifest_summary(m: Manifest) -> str:
         extra = f" opset {a.opset}, IR {a.ir_version}" if a.opset else ""
         lines.append(f"  {a.path:<24} {a.format:<12} {a.size:>10,} B  sha256 {a.sha256[:12]}…{extra}")
     for fmt, v in m.validation.items():
-        lines.append(f"validation:  {fmt}: {v.get('examples')} vectors, max abs diff {v.get('max_abs_diff', 0):.2g}")
+        if "skipped" in v:
+            lines.append(f"validation:  {fmt}: absent ({v['skipped']})")
+            continue
+        line = f"validation:  {fmt}: {v.get('examples')} test vectors"
+        line += f", max abs diff vs torch {v['max_abs_diff']:.2g}" if "max_abs_diff" in v else ""
+        line += f"; {v['measure']} {v['fp32']:.4f} (fp32) -> {v['int8']:.4f} (int8)" if "measure" in v else ""
+        lines.append(line)
     reports = [a.path for a in m.artifacts if a.format == "report"]
     if reports:
         lines.append("report:      " + ", ".join(reports) + "  (training curves, per-label scores; open report.md)")

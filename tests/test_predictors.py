@@ -108,3 +108,20 @@ def test_langid_metrics_on_a_hand_checked_file(identifier):
     # SPANISH: P=1/1 R=1/2 F1=2/3; ENGLISH: P=1/2 R=1/1 F1=2/3
     assert m["macro_f1"] == pytest.approx(2 / 3)
     assert m["confusions"] == [{"gold": "SPANISH", "predicted": "ENGLISH", "count": 1}]
+
+
+def test_graph_top_k_answers_like_a_full_sort(predictor):
+    contexts = ["when forty winters", "thy beauty's", ""]
+    fast = predictor.predict(contexts, k=5)  # from the graph's TopK output
+    full = predictor.predict(contexts, k=20)  # too many for TopK: sorts the full log-probs
+    for a, b in zip(fast, full):
+        assert [w for w, _ in a] == [w for w, _ in b[:5]]
+        assert np.allclose([p for _, p in a], [p for _, p in b[:5]], atol=1e-6)
+
+
+@pytest.mark.parametrize("task", ["langid", "nextword"])
+def test_int8_variant_loads_and_agrees_on_the_best_answer(tutorial_bundles, task):
+    texts = ["Give it to me", "no creo que sea"] if task == "langid" else ["when forty winters", "thy"]
+    fp32 = load(tutorial_bundles[task]).predict(texts)
+    int8 = load(tutorial_bundles[task], precision="int8").predict(texts)
+    assert [a[0][0] for a in fp32] == [a[0][0] for a in int8]
