@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,8 @@ def _bowgram(args):
     from bowgram.runtime import load
 
     identifier = load(args.bundle, task="langid", backend=args.backend, precision=args.precision)
-    files = [identifier.bundle.path / a.path for a in identifier.bundle.manifest.artifacts if a.format == args.backend]
+    files = [identifier.bundle.path / a.path for a in identifier.bundle.manifest.artifacts
+             if a.format == args.backend and a.precision == args.precision]
     return set(identifier.labels), lambda texts: [p[0][0] for p in identifier.predict(texts)], files
 
 
@@ -150,8 +150,14 @@ def run_one(args) -> dict:
             "accuracy": _accuracy(g_rows, predicted), "macro_f1": _macro_f1(g_rows, predicted),
             "short_accuracy": _accuracy(short_gold, short_pred), "per_language": _per_language(g_rows, predicted),
             "sentences_per_s": len(rows) / seconds, "load_s": load_s,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": _peak_rss_mb(),
             "model_mb": sum(Path(f).stat().st_size for f in files) / 1e6 if files else None}
+
+
+def _peak_rss_mb() -> float:
+    """This process's own high-water mark (VmHWM resets at exec; ru_maxrss may be inherited)."""
+    hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+    return int(hwm.split()[1]) / 1024
 
 
 def _accuracy(gold, pred):
@@ -186,6 +192,7 @@ def main():
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "bowgram-bench"))
     parser.add_argument("--out", default=str(HERE / "results/langid_dev.md"))
+    parser.add_argument("--update", action="store_true", help="rerun only --systems, keep the other rows of --out")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     Path(args.work).mkdir(parents=True, exist_ok=True)
@@ -193,15 +200,19 @@ def main():
         print(json.dumps(run_one(args)))
         return
     results = []
+    previous = Path(args.out).with_suffix(".json")
+    if args.update and previous.exists():
+        results = [r for r in json.loads(previous.read_text()) if r["system"] not in args.systems.split(",")]
     for name in args.systems.split(","):
         cmd = [sys.executable, __file__, "--one", name] + [f"--{k}={v}" for k, v in vars(args).items()
-                                                          if k not in ("one", "systems", "out") and v is not None]
+                                                          if k not in ("one", "systems", "out", "update") and v is not None]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"{name}: skipped ({proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'failed'})", file=sys.stderr)
             continue
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(f"{name}: {results[-1]['accuracy']:.4f}", file=sys.stderr)
+    results.sort(key=lambda r: list(SYSTEMS).index(r["system"]))
     Path(args.out).write_text(render(results, args), encoding="utf-8")
     Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(Path(args.out).read_text())
@@ -210,7 +221,7 @@ def main():
 def render(results, args) -> str:
     lines = [f"# Language ID on `{Path(args.data).name}`", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-             f"one thread per system; bowgram bundle `{args.bundle}` ({args.backend}, {args.precision}). "
+             f"one thread per system; bowgram bundle `{Path(args.bundle).name}` ({args.backend}, {args.precision}). "
              "Each system is scored on the rows whose language it supports.", "",
              "| system | rows (langs) | accuracy | macro-F1 | short spans acc. | sentences/s | load s | peak RSS MB | model MB |",
              "|---|---|---|---|---|---|---|---|---|"]

@@ -16,13 +16,14 @@ from .featurizer import Featurizer, FeaturizerSpec, pad
 from .texts import as_batch
 
 UNDETERMINED = "und"
-MAX_CELLS = 1 << 21  # rows × padded width per backend call: bounds memory for very long texts
+MAX_CELLS = 1 << 18  # rows × padded width per backend call: bounds memory for very long texts
+CHUNK = 128  # rows per backend call; rows are sorted by length first, so padding stays small
 
 
 class LanguageIdentifier:
     task = "langid"
 
-    def __init__(self, bundle: Bundle, backend, batch_size: int = 1024):
+    def __init__(self, bundle: Bundle, backend, batch_size: int = CHUNK):
         self.bundle, self.backend, self.batch_size = bundle, backend, batch_size
         manifest = bundle.manifest
         self.labels: list[str] = bundle.read_json("labels")
@@ -71,7 +72,10 @@ class LanguageIdentifier:
         if allowed is not None:
             probs = probs[:, allowed] / probs[:, allowed].sum(axis=1, keepdims=True)
         names = [self.labels[i] for i in allowed] if allowed is not None else self.labels
-        results = [self._top(row, names, k, threshold) for row in probs]
+        k = min(k, probs.shape[1])
+        top = np.argsort(-np.nan_to_num(probs, nan=0.0), axis=1, kind="stable")[:, :k]  # [n, k], best first
+        top_p = np.take_along_axis(probs, top, axis=1)
+        results = [self._answer(ids, ps, names, threshold) for ids, ps in zip(top.tolist(), top_p.tolist())]
         return results[0] if single else results
 
     def _allowed(self, languages):
@@ -84,10 +88,9 @@ class LanguageIdentifier:
         return np.array(sorted({self._index[lang] for lang in languages}))
 
     @staticmethod
-    def _top(row: np.ndarray, names: list[str], k: int, threshold: float):
-        if np.isnan(row[0]):
+    def _answer(ids: list[int], probs: list[float], names: list[str], threshold: float):
+        if probs[0] != probs[0]:  # NaN: the text had no features
             return [(UNDETERMINED, 1.0)]
-        top = np.argsort(-row, kind="stable")[:k]
-        if row[top[0]] < threshold:
-            return [(UNDETERMINED, float(1.0 - row[top[0]]))]
-        return [(names[i], float(row[i])) for i in top]
+        if probs[0] < threshold:
+            return [(UNDETERMINED, 1.0 - probs[0])]
+        return [(names[i], p) for i, p in zip(ids, probs)]

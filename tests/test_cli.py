@@ -113,3 +113,6 @@ def test_version_and_help(runner):
     assert "bowgram, version" in run(runner, "--version").output
     for command in ("langid", "next-word", "generate", "eval", "info", "verify", "backends"):
         assert "Example: bowgram" in run(runner, command, "--help").output
+    pytest.importorskip("torch")
+    for command in (["train", "langid"], ["train", "nextword"], ["build"]):
+        assert "Example: bowgram" in run(runner, *command, "--help").output
