@@ -73,7 +73,8 @@ class LanguageIdentifier:
             probs = probs[:, allowed] / probs[:, allowed].sum(axis=1, keepdims=True)
         names = [self.labels[i] for i in allowed] if allowed is not None else self.labels
         k = min(k, probs.shape[1])
-        top = np.argsort(-np.nan_to_num(probs, nan=0.0), axis=1, kind="stable")[:, :k]  # [n, k], best first
+        scores = np.nan_to_num(probs, nan=0.0)
+        top = scores.argmax(axis=1)[:, None] if k == 1 else np.argsort(-scores, axis=1, kind="stable")[:, :k]  # [n, k]
         top_p = np.take_along_axis(probs, top, axis=1)
         results = [self._answer(ids, ps, names, threshold) for ids, ps in zip(top.tolist(), top_p.tolist())]
         return results[0] if single else results
