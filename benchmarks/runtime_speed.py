@@ -143,7 +143,7 @@ def main():
 def render(r: dict, n: int) -> str:
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                 if l.startswith("model name")), platform.processor())
-    lines = [f"# Runtime speed and footprint", "", f"Machine: {cpu}, {os.cpu_count()} cores, Python "
+    lines = ["# Runtime speed and footprint", "", f"Machine: {cpu}, {os.cpu_count()} cores, Python "
              f"{platform.python_version()}; one thread everywhere (OMP_NUM_THREADS=1, onnxruntime intra-op 1).", "",
              f"## Language ID, end to end (strings → labels), {n} dev sentences", "",
              "| system | batch | sentences/s | × fastText lid.176 |", "|---|---|---|---|"]
@@ -165,7 +165,7 @@ def render(r: dict, n: int) -> str:
     for task, f in r["footprint"].items():
         lines.append(f"| {task} | {f['import_s']:.3f} | {f['load_s']:.3f} | {f['peak_rss_mb']:.0f} |")
     if "build" in r:
-        lines += ["", f"## bowgram build", "", f"- wall {r['build']['wall_s']:.0f} s, peak RSS {r['build']['peak_rss_mb']:.0f} MB"]
+        lines += ["", "## bowgram build", "", f"- wall {r['build']['wall_s']:.0f} s, peak RSS {r['build']['peak_rss_mb']:.0f} MB"]
     return "\n".join(lines) + "\n"
 
 

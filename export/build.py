@@ -29,12 +29,9 @@ def train_and_export(task: str, data: str, out: Path, config) -> dict:
     check_out_dir(out)
     started = time.perf_counter()
     result = TASKS[task].train(data, config)
-    result["metrics"]["train_seconds"] = round(time.perf_counter() - started, 1)
-    result["metrics"]["data"] = data
-    return write_bundle(out, task, result["model"], result["featurizer"], result["vocab"], result["names"],
-                        result["example_texts"], result["model_info"], result["metrics"], labels=result["labels"],
-                        quality=result["quality"], evaluate=result["evaluate"],
-                        fp16_embeddings=result.get("fp16_embeddings", False))
+    result.metrics["train_seconds"] = round(time.perf_counter() - started, 1)
+    result.metrics["data"] = data
+    return write_bundle(out, result)
 
 
 def build(out: Path, device: str = "auto", quiet: bool = False) -> dict[str, dict]:

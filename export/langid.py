@@ -22,7 +22,7 @@ from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec, pad
 
 from . import tutorial
 from .models import BowClassifier
-from .package import Quality
+from .package import Quality, Trained
 from .trainer import TrainConfig, fit, resolve_device, seed_everything
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def build_vocab(featurizer_spec: FeaturizerSpec, texts: list[str], min_count: in
     return {w: i + 1 for i, w in enumerate(ranked)}
 
 
-def train(data: str, config: LangidConfig) -> dict:
+def train(data: str, config: LangidConfig) -> Trained:
     """Train on `data`; returns what `package.write_bundle` needs."""
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
@@ -109,21 +109,21 @@ def train(data: str, config: LangidConfig) -> dict:
         return {"dev_accuracy": full, "dev_short_accuracy": short, "score": (full + short) / 2}
 
     model, history, best = fit(model, batches, -(-len(keep) // batch_size), score, config.train)
-    return {
-        "model": model, "fp16_embeddings": config.fp16_embeddings, "vocab": vocab, "featurizer": spec.to_dict(), "labels": names, "names": names,
-        "model_info": {"architecture": "bow-classifier", "num_ids": featurizer.num_ids, "num_inputs": featurizer.num_ids,
-                       "num_labels": len(names), "dim": config.dim, "hidden": config.hidden,
-                       "embedding_dtype": "float16" if config.fp16_embeddings else "float32",
-                       "training": dataclasses.asdict(config),
-                       "signature": {"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", "tokens"]}],
-                                     "outputs": [{"name": "log_probs", "dtype": "float32", "shape": ["batch", len(names)]}]}},
-        "metrics": {"history": history, "best": best,
-                    "train_rows": len(keep), "device": str(device)},
-        "example_texts": _example_texts(dev_labels, dev_texts) + tutorial_examples(),
-        "evaluate": lambda p: langid_metrics(p, dev_labels, dev_texts, confusions=1000),
-        "quality": Quality("dev accuracy", lambda p: langid_metrics(p, dev_labels, dev_texts)["accuracy"],
-                           lambda fp32, int8: int8 >= fp32 - 0.003, "int8 accuracy at most 0.3 points below fp32"),
-    }
+    return Trained(
+        task="langid", model=model, featurizer=spec.to_dict(), vocab=vocab, names=names, labels=names,
+        fp16_embeddings=config.fp16_embeddings,
+        model_info={"architecture": "bow-classifier", "num_ids": featurizer.num_ids, "num_inputs": featurizer.num_ids,
+                    "num_labels": len(names), "dim": config.dim, "hidden": config.hidden,
+                    "embedding_dtype": "float16" if config.fp16_embeddings else "float32",
+                    "training": dataclasses.asdict(config),
+                    "signature": {"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", "tokens"]}],
+                                  "outputs": [{"name": "log_probs", "dtype": "float32", "shape": ["batch", len(names)]}]}},
+        metrics={"history": history, "best": best, "train_rows": len(keep), "device": str(device)},
+        example_texts=_example_texts(dev_labels, dev_texts) + tutorial_examples(),
+        evaluate=lambda p: langid_metrics(p, dev_labels, dev_texts, confusions=1000),
+        quality=Quality("dev accuracy", lambda p: langid_metrics(p, dev_labels, dev_texts)["accuracy"],
+                        lambda fp32, int8: int8 >= fp32 - 0.003, "int8 accuracy at most 0.3 points below fp32"),
+    )
 
 
 def tutorial_examples() -> list[str]:

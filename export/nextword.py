@@ -17,7 +17,7 @@ from bowgram.runtime.tokenizer import Tokenizer, TokenizerSpec, Vocab, windows
 
 from . import tutorial
 from .models import NgramLM, WithTopK
-from .package import Quality
+from .package import Quality, Trained
 from .trainer import TrainConfig, fit, resolve_device, seed_everything
 
 
@@ -62,7 +62,7 @@ def split_valid(sequences: list[list[str]]) -> tuple[list, list]:
     return sequences[:cut], sequences[cut:]
 
 
-def train(data: str, config: NextwordConfig) -> dict:
+def train(data: str, config: NextwordConfig) -> Trained:
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     spec = TokenizerSpec(lowercase=config.lowercase)
@@ -100,24 +100,25 @@ def train(data: str, config: NextwordConfig) -> dict:
 
     model, history, best = fit(model, batches, -(-len(y) // batch_size), score, config.train, higher_is_better=False)
     top_k = min(TOP_K, len(vocab))
-    return {
-        "model": WithTopK(model, top_k), "vocab": vocab.token_to_id, "featurizer": spec.to_dict(), "labels": None, "names": vocab.words,
-        "model_info": {"architecture": "ngram-lm", "vocab_size": len(vocab), "num_inputs": len(vocab),
-                       "context": config.context, "dim": config.dim, "hidden": config.hidden,
-                       "dropout": config.dropout, "tie": config.tie, "training": dataclasses.asdict(config),
-                       "signature": {"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", config.context]}],
-                                     "outputs": [{"name": "log_probs", "dtype": "float32", "shape": ["batch", len(vocab)]},
-                                                 {"name": "top_log_probs", "dtype": "float32", "shape": ["batch", top_k]},
-                                                 {"name": "top_ids", "dtype": "int64", "shape": ["batch", top_k]}]}},
-        "metrics": {"history": history, "best": best,
-                    "train_tokens": len(y), "valid_tokens": len(vy), "device": str(device),
-                    "valid_oov_rate": float((vy == vocab.unk_id).mean()) if len(vy) else None},
-        "evaluate": lambda p: sequence_metrics(p, valid_seqs or sequences),
-        "quality": Quality("valid perplexity", lambda p: sequence_metrics(p, valid_seqs or sequences)["perplexity"],
-                           lambda fp32, int8: int8 <= fp32 * 1.02, "int8 perplexity at most 2% above fp32"),
-        "example_texts": ["when forty winters shall", "to be or not to", "thy beauty's", "", "and",
-                          "my lord , i", "what say you ?"],
-    }
+    evaluation_text = valid_seqs or sequences
+    return Trained(
+        task="nextword", model=WithTopK(model, top_k), featurizer=spec.to_dict(), vocab=vocab.token_to_id,
+        names=vocab.words,
+        model_info={"architecture": "ngram-lm", "vocab_size": len(vocab), "num_inputs": len(vocab),
+                    "context": config.context, "dim": config.dim, "hidden": config.hidden,
+                    "dropout": config.dropout, "tie": config.tie, "training": dataclasses.asdict(config),
+                    "signature": {"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", config.context]}],
+                                  "outputs": [{"name": "log_probs", "dtype": "float32", "shape": ["batch", len(vocab)]},
+                                              {"name": "top_log_probs", "dtype": "float32", "shape": ["batch", top_k]},
+                                              {"name": "top_ids", "dtype": "int64", "shape": ["batch", top_k]}]}},
+        metrics={"history": history, "best": best, "train_tokens": len(y), "valid_tokens": len(vy),
+                 "device": str(device), "valid_oov_rate": float((vy == vocab.unk_id).mean()) if len(vy) else None},
+        evaluate=lambda p: sequence_metrics(p, evaluation_text),
+        quality=Quality("valid perplexity", lambda p: sequence_metrics(p, evaluation_text)["perplexity"],
+                        lambda fp32, int8: int8 <= fp32 * 1.02, "int8 perplexity at most 2% above fp32"),
+        example_texts=["when forty winters shall", "to be or not to", "thy beauty's", "", "and",
+                       "my lord , i", "what say you ?"],
+    )
 
 
 @torch.no_grad()

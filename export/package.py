@@ -37,27 +37,44 @@ def producer() -> dict:
             "onnxruntime": onnxruntime.__version__, "python": platform.python_version()}
 
 
-def write_bundle(out: Path, task: str, model: torch.nn.Module, featurizer: dict, vocab: dict,
-                 names: list[str], example_texts: list[str], model_info: dict, metrics: dict,
-                 labels: list[str] | None = None, quality: "Quality | None" = None,
-                 evaluate: Callable | None = None, fp16_embeddings: bool = False) -> dict:
-    """Write, validate and commit a bundle; `names[i]` is what output index i means.
+@dataclass
+class Trained:
+    """What a task's `train()` hands to `write_bundle`: the model and everything about it."""
 
-    With `quality`, an int8 ONNX variant is added if it stays within the quality's tolerance.
-    With `evaluate` (predictor → dev metrics), a training report with plots is added.
-    With `fp16_embeddings`, the shipped files store the embedding table as float16 (half the
-    size; sums still run in float32); validation compares against exactly that model.
+    task: str
+    model: torch.nn.Module
+    featurizer: dict  # FeaturizerSpec / TokenizerSpec as a dict
+    vocab: dict
+    names: list[str]  # what each output index means
+    example_texts: list[str]  # inputs for the test vectors
+    model_info: dict  # architecture, sizes, and "signature" (popped into the manifest's own field)
+    metrics: dict
+    evaluate: Callable  # predictor -> dev metrics, for the report
+    quality: "Quality | None" = None  # gate for the int8 variant
+    labels: list[str] | None = None  # classifiers only
+    fp16_embeddings: bool = False  # ship the embedding table as float16
+
+
+def write_bundle(out: Path, result: Trained) -> dict:
+    """Write, validate and commit a bundle for a trained model.
+
+    An int8 ONNX variant is added if it passes `result.quality`; a training report with plots
+    from `result.evaluate`. With `fp16_embeddings` the shipped files store the embedding table
+    as float16 (half the size; sums still run in float32); validation compares against exactly
+    that model.
     """
-    trained = model.cpu().eval()
-    model = _with_fp16_embeddings(trained) if fp16_embeddings else trained
+    task, names, labels, quality = result.task, result.names, result.labels, result.quality
+    model_info, featurizer = dict(result.model_info), result.featurizer
+    trained = result.model.cpu().eval()
+    model = _with_fp16_embeddings(trained) if result.fp16_embeddings else trained
     signature = model_info.pop("signature")
     facts = {"task": task, "format_version": FORMAT_VERSION, "featurizer": featurizer, "model": model_info}
     if labels is not None:
         facts["labels"] = labels
     fields = dict(task=task, producer=producer(), model=model_info, featurizer=featurizer,
-                  signature=signature, metrics=metrics)
+                  signature=signature, metrics=result.metrics)
     with BundleWriter(out) as writer:
-        writer.write_json("vocab.json", "vocab", vocab)
+        writer.write_json("vocab.json", "vocab", result.vocab)
         if labels is not None:
             writer.write_json("labels.json", "labels", labels)
         example = torch.randint(1, model_info["num_inputs"], _example_shape(signature))
@@ -65,13 +82,12 @@ def write_bundle(out: Path, task: str, model: torch.nn.Module, featurizer: dict,
         writer.write_json("examples.json", "examples", {})  # placeholder: ids come from the runtime
         writer.write_manifest(**fields)
         predictors = {fmt: load(writer.dir, backend=fmt) for fmt in SERIALIZERS if fmt not in skipped}
-        examples, validation = _examples_and_validation(model, predictors, example_texts, names)
+        examples, validation = _examples_and_validation(model, predictors, result.example_texts, names)
         validation.update({fmt: {"skipped": reason} for fmt, reason in skipped.items()})
         if quality is not None:
             validation["onnx-int8"] = _add_int8(writer, fields, examples, quality, names, trained, signature, facts)
         writer.write_json("examples.json", "examples", examples)
-        if evaluate is not None:
-            _add_report(writer, task, fields, evaluate(predictors["onnx"]))
+        _add_report(writer, task, fields, result.evaluate(predictors["onnx"]))
         manifest = writer.write_manifest(validation=validation, **fields)
         for fmt in predictors:  # the stored vectors must reproduce on a fresh load
             check_examples(load(writer.dir, backend=fmt), examples)

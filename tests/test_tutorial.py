@@ -25,7 +25,7 @@ def _creo_lean(model, vocab, labels) -> float:
 @pytest.mark.slow
 def test_langid_tutorial_classifies_both_test_sentences_everywhere(tutorial_bundles):
     result = langid_train.train("tutorial", langid_train.TUTORIAL)
-    model, labels, vocab = result["model"], result["labels"], result["vocab"]
+    model, labels, vocab = result.model, result.labels, result.vocab
     seed_everything(langid_train.TUTORIAL.train.seed)
     untrained = BowClassifier(len(vocab) + 1, len(labels), langid_train.TUTORIAL.dim)
     assert _creo_lean(model, vocab, labels) > _creo_lean(untrained, vocab, labels)
@@ -43,7 +43,7 @@ def test_langid_tutorial_classifies_both_test_sentences_everywhere(tutorial_bund
 @pytest.mark.slow
 def test_nextword_tutorial_loss_falls_every_epoch():
     result = nextword_train.train("tutorial", nextword_train.TUTORIAL)
-    losses = [h["train_loss"] for h in result["metrics"]["history"]]
+    losses = [h["train_loss"] for h in result.metrics["history"]]
     assert len(losses) == 10
     assert all(later < earlier for earlier, later in zip(losses, losses[1:])), losses
 
