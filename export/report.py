@@ -46,7 +46,8 @@ def _curves(folder: Path, task: str, history: list[dict], plt) -> str:
         right.set_ylabel("perplexity")
         title = "Next word: training loss and validation perplexity"
     lines = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    left.legend(lines, [l.get_label() for l in lines], loc="center right")
+    left.legend(lines, [l.get_label() for l in lines], loc="upper center", bbox_to_anchor=(0.5, -0.14),
+                ncol=len(lines), frameon=False)  # below the axes: never over a curve
     left.set_title(title)
     fig.tight_layout()
     fig.savefig(folder / "training_curves.png")
