@@ -6,6 +6,8 @@ behind a backend, numpy in and numpy out.
 
 from __future__ import annotations
 
+import unicodedata
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -27,7 +29,11 @@ class LanguageIdentifier:
         self.bundle, self.backend, self.batch_size = bundle, backend, batch_size
         manifest = bundle.manifest
         self.labels: list[str] = bundle.read_json("labels")
-        self.featurizer = Featurizer(FeaturizerSpec.from_dict(manifest.featurizer), bundle.read_json("vocab"))
+        spec = FeaturizerSpec.from_dict(manifest.featurizer)
+        if spec.unicode_version != unicodedata.unidata_version:  # new characters may class differently
+            warnings.warn(f"{bundle.path} was built with Unicode {spec.unicode_version}, this Python has "
+                          f"{unicodedata.unidata_version}: characters added in between may get other ids", stacklevel=2)
+        self.featurizer = Featurizer(spec, bundle.read_json("vocab"))
         model = manifest.model
         if model.get("num_labels") != len(self.labels) or model.get("num_ids") != self.featurizer.num_ids:
             raise BundleError(f"{bundle.path}: labels.json/vocab.json do not match the model's sizes "
