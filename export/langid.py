@@ -36,9 +36,11 @@ class LangidConfig:
     max_n: int = 4
     min_count: int = 3  # words seen fewer times get no word feature (n-grams still cover them)
     max_words: int = 30000
-    spans: int = 1  # random short spans (1-3 words) added per training sentence
+    # random short spans (1-3 words) added per training sentence; 2 instead of 1 measured
+    # .971/.827 vs .968/.809 on dev full/spans, for 1.6x the training time
+    spans: int = 2
     fp16_embeddings: bool = True  # ship the embedding table as float16: half the size, same answers
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=8, batch_size=512, lr=3e-3, patience=2))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=7, batch_size=512, lr=3e-3, patience=2))
 
 
 TUTORIAL = LangidConfig(dim=8, buckets=0, min_n=0, max_n=0, min_count=1, spans=0, fp16_embeddings=False,
