@@ -196,4 +196,3 @@ def _swap_into_place(new: Path, out: Path) -> None:
     os.rename(new, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    new.mkdir()  # so that __exit__ has something harmless to remove

@@ -31,17 +31,17 @@ def langid_metrics(identifier, gold: list[str], texts: list[str], batch: int = 4
         rows = [texts[i] for i in covered[start : start + batch]]
         predicted += [p[0][0] for p in identifier.predict(rows, k=1)]
     gold_c = [gold[i] for i in covered]
+    pairs = list(zip(gold_c, predicted))
+    hits = Counter(g for g, p in pairs if g == p)
+    n_pred, n_gold = Counter(predicted), Counter(gold_c)
     per_label = {}
-    for label in sorted(set(gold_c)):
-        tp = sum(1 for g, p in zip(gold_c, predicted) if g == p == label)
-        n_pred = sum(1 for p in predicted if p == label)
-        n_gold = sum(1 for g in gold_c if g == label)
-        precision = tp / n_pred if n_pred else 0.0
-        recall = tp / n_gold if n_gold else 0.0
+    for label in sorted(n_gold):
+        precision = hits[label] / n_pred[label] if n_pred[label] else 0.0
+        recall = hits[label] / n_gold[label]
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": n_gold}
-    confused = Counter((g, p) for g, p in zip(gold_c, predicted) if g != p)
-    correct = sum(g == p for g, p in zip(gold_c, predicted))
+        per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": n_gold[label]}
+    confused = Counter((g, p) for g, p in pairs if g != p)
+    correct = sum(hits.values())
     return {
         "accuracy": correct / len(gold_c) if gold_c else 0.0,
         "macro_f1": float(np.mean([v["f1"] for v in per_label.values()])) if per_label else 0.0,

@@ -126,11 +126,9 @@ class Featurizer:
 
     def words(self, texts: list[str]) -> list[list[str]]:
         """The normalized words of each text (what vocab.json is built from)."""
-        cps, is_b, tix = self._letters(texts)
-        starts = np.flatnonzero(~is_b & np.concatenate([[True], is_b[:-1]]))
-        flat = cps.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass").split()
+        flat, word_tix = _split_words(*self._letters(texts))
         out: list[list[str]] = [[] for _ in texts]
-        for word, t in zip(flat, tix[starts].tolist()):
+        for word, t in zip(flat, word_tix.tolist()):
             out[t].append(word)
         return out
 
@@ -138,12 +136,11 @@ class Featurizer:
         cps, is_b, tix = self._letters(texts)
         parts_ids, parts_tix = [], []
         if self.vocab:
-            starts = np.flatnonzero(~is_b & np.concatenate([[True], is_b[:-1]]))
-            flat = cps.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass").split()
+            flat, word_tix = _split_words(cps, is_b, tix)
             wid = np.fromiter(map(self.vocab.get, flat, itertools.repeat(0)), dtype=np.int64, count=len(flat))
             found = wid > 0
             parts_ids.append(wid[found])
-            parts_tix.append(tix[starts][found])
+            parts_tix.append(word_tix[found])
         if self.spec.max_n:
             self._ngrams(cps, is_b, tix, parts_ids, parts_tix)
         return _to_csr(parts_ids, parts_tix, len(texts))
@@ -164,6 +161,12 @@ class Featurizer:
                 valid = bcount[n - 1 : m] == bcount[1 : m - n + 2]
             parts_ids.append((h[valid] % spec.buckets).astype(np.int64) + 1 + self.num_words)
             parts_tix.append(first_letter_tix[: m - n + 1][valid])
+
+
+def _split_words(cps: np.ndarray, is_b: np.ndarray, tix: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The words of the collapsed code points, and the text each belongs to."""
+    starts = np.flatnonzero(~is_b & np.concatenate([[True], is_b[:-1]]))
+    return cps.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass").split(), tix[starts]
 
 
 def _to_csr(parts_ids, parts_tix, n_texts: int) -> Features:

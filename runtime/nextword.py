@@ -62,7 +62,7 @@ class NextWordPredictor:
         if k == 0:
             return [] if single else [[] for _ in batch]
         scores = logp[:, allowed]  # [n, candidates]
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(np.arange(k), (len(batch), 1))
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # the k best, unordered
         part_scores = np.take_along_axis(scores, part, axis=1)
         order = np.argsort(-part_scores, axis=1, kind="stable")
         top_ids = allowed[np.take_along_axis(part, order, axis=1)]  # [n, k], best first
