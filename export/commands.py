@@ -44,7 +44,7 @@ def _run(task, data, out, model, device, epochs, batch_size, lr, seed, quiet):
 @train.command("langid", help="Train the language identifier.\n\nExample: bowgram train langid --data tutorial --out /tmp/lid")
 @_with_common
 @click.option("--dim", type=click.IntRange(min=1), help="Embedding size.")
-@click.option("--buckets", type=click.IntRange(min=1), help="Hash buckets for character n-grams.")
+@click.option("--buckets", type=click.IntRange(min=1, max=2**24), help="Hash buckets for character n-grams.")
 @click.option("--max-n", type=click.IntRange(min=0), help="Longest character n-gram (0 turns them off).")
 def train_langid(data, out, device, epochs, batch_size, lr, seed, quiet, dim, buckets, max_n):
     _run("langid", data, out, {"dim": dim, "buckets": buckets, "max_n": max_n}, device, epochs, batch_size, lr, seed, quiet)
@@ -55,8 +55,11 @@ def train_langid(data, out, device, epochs, batch_size, lr, seed, quiet, dim, bu
 @click.option("--context", type=click.IntRange(min=1), help="Words of context (tutorial: 2).")
 @click.option("--dim", type=click.IntRange(min=1), help="Embedding size.")
 @click.option("--hidden", type=click.IntRange(min=1), help="Hidden layer size.")
-def train_nextword(data, out, device, epochs, batch_size, lr, seed, quiet, context, dim, hidden):
-    _run("nextword", data, out, {"context": context, "dim": dim, "hidden": hidden}, device, epochs, batch_size, lr, seed, quiet)
+@click.option("--models", "members", type=click.IntRange(min=1),
+              help="Models trained from different seeds and averaged (default 2; 1 is fastest).")
+def train_nextword(data, out, device, epochs, batch_size, lr, seed, quiet, context, dim, hidden, members):
+    _run("nextword", data, out, {"context": context, "dim": dim, "hidden": hidden, "members": members}, device, epochs,
+         batch_size, lr, seed, quiet)
 
 
 @click.command(help="Train and export both default models into OUT (default: artifacts).\n\n"

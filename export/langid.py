@@ -18,7 +18,7 @@ import torch
 from bowgram.runtime.corpus import read_labelled, short_spans
 from bowgram.runtime.errors import InputError
 from bowgram.runtime.evaluate import langid_metrics
-from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec, pad
+from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec, bags, pad
 
 from . import tutorial
 from .models import BowClassifier
@@ -103,7 +103,8 @@ def train(data: str, config: LangidConfig) -> Trained:
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             targets = torch.from_numpy(y[rows]).to(device)
-            yield torch.from_numpy(pad(x, rows)).to(device), targets, class_weight[targets]
+            ids, offsets = bags(x, rows)
+            yield (torch.from_numpy(ids).to(device), torch.from_numpy(offsets).to(device)), targets, class_weight[targets]
 
     def score(m):
         full = accuracy(m, featurizer, index, dev_labels, dev_texts, device)
@@ -113,7 +114,7 @@ def train(data: str, config: LangidConfig) -> Trained:
     model, history, best = fit(model, batches, -(-len(keep) // batch_size), score, config.train)
     return Trained(
         task="langid", model=model, featurizer=spec.to_dict(), vocab=vocab, names=names, labels=names,
-        fp16_embeddings=config.fp16_embeddings,
+        fp16="embedding" if config.fp16_embeddings else None,
         model_info={"architecture": "bow-classifier", "num_ids": featurizer.num_ids, "num_inputs": featurizer.num_ids,
                     "num_labels": len(names), "dim": config.dim, "hidden": config.hidden,
                     "embedding_dtype": "float16" if config.fp16_embeddings else "float32",

@@ -52,21 +52,21 @@ class Trained:
     evaluate: Callable  # predictor -> dev metrics, for the report
     quality: "Quality | None" = None  # gate for the int8 variant
     labels: list[str] | None = None  # classifiers only
-    fp16_embeddings: bool = False  # ship the embedding table as float16
+    fp16: str | None = None  # ship weights as float16: "embedding" (the table only) or "all"
 
 
 def write_bundle(out: Path, result: Trained) -> dict:
     """Write, validate and commit a bundle for a trained model.
 
     An int8 ONNX variant is added if it passes `result.quality`; a training report with plots
-    from `result.evaluate`. With `fp16_embeddings` the shipped files store the embedding table
-    as float16 (half the size; sums still run in float32); validation compares against exactly
-    that model.
+    from `result.evaluate`. With `fp16` the shipped files store the embedding table (or all
+    weights) as float16 (half the size; the models still compute in float32); validation
+    compares against exactly that model.
     """
     task, names, labels, quality = result.task, result.names, result.labels, result.quality
     model_info, featurizer = dict(result.model_info), result.featurizer
     trained = result.model.cpu().eval()
-    model = _with_fp16_embeddings(trained) if result.fp16_embeddings else trained
+    model = _with_fp16(trained, result.fp16) if result.fp16 else trained
     signature = model_info.pop("signature")
     facts = {"task": task, "format_version": FORMAT_VERSION, "featurizer": featurizer, "model": model_info}
     if labels is not None:
@@ -117,9 +117,9 @@ def _add_report(writer: BundleWriter, task: str, fields: dict, dev: dict) -> Non
     fields["metrics"]["dev"] = {k: v for k, v in dev.items() if k not in ("per_label", "confusions")}
 
 
-def _with_fp16_embeddings(model: torch.nn.Module) -> torch.nn.Module:
+def _with_fp16(model: torch.nn.Module, which: str) -> torch.nn.Module:
     shipped = copy.deepcopy(model)
-    shipped.embedding.half()
+    (shipped if which == "all" else shipped.embedding).half()
     return shipped
 
 

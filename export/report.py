@@ -28,26 +28,31 @@ def write_report(folder: Path, task: str, metrics: dict, dev: dict) -> list[str]
 
 
 def _curves(folder: Path, task: str, history: list[dict], plt) -> str:
-    epochs = [h["epoch"] for h in history]
+    """Loss (left axis) and the dev score (right axis) per epoch; one pair of lines per model
+    when the bundle averages several."""
+    models = sorted({h.get("model", 1) for h in history})
     fig, left = plt.subplots(figsize=(7, 4), dpi=100)
-    left.plot(epochs, [h["train_loss"] for h in history], "o-", color="tab:blue", label="training loss")
+    right = left.twinx()
+    for n, model in enumerate(models):
+        rows = [h for h in history if h.get("model", 1) == model]
+        suffix, alpha = (f", model {model}" if len(models) > 1 else ""), 1.0 - 0.25 * n
+        epochs = [h["epoch"] for h in rows]
+        left.plot(epochs, [h["train_loss"] for h in rows], "o-", color="tab:blue", alpha=alpha, label="training loss" + suffix)
+        if task == "langid":
+            right.plot(epochs, [h["dev_accuracy"] for h in rows], "s-", color="tab:orange", label="dev accuracy")
+            right.plot(epochs, [h["dev_short_accuracy"] for h in rows], "^-", color="tab:green", label="dev short-span accuracy")
+        else:
+            key = "valid_perplexity" if "valid_perplexity" in rows[0] else "score"
+            right.plot(epochs, [h[key] for h in rows], "s-", color="tab:orange", alpha=alpha, label="valid perplexity" + suffix)
     left.set_xlabel("epoch")
     left.xaxis.get_major_locator().set_params(integer=True)
     left.set_ylabel("training loss (NLL)", color="tab:blue")
-    right = left.twinx()
-    if task == "langid":
-        right.plot(epochs, [h["dev_accuracy"] for h in history], "s-", color="tab:orange", label="dev accuracy")
-        right.plot(epochs, [h["dev_short_accuracy"] for h in history], "^-", color="tab:green", label="dev short-span accuracy")
-        right.set_ylabel("accuracy")
-        title = "Language ID: training loss and dev accuracy"
-    else:
-        key = "valid_perplexity" if "valid_perplexity" in history[0] else "score"
-        right.plot(epochs, [h[key] for h in history], "s-", color="tab:orange", label="valid perplexity")
-        right.set_ylabel("perplexity")
-        title = "Next word: training loss and validation perplexity"
+    right.set_ylabel("accuracy" if task == "langid" else "perplexity")
+    title = ("Language ID: training loss and dev accuracy" if task == "langid"
+             else "Next word: training loss and validation perplexity")
     lines = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     left.legend(lines, [l.get_label() for l in lines], loc="upper center", bbox_to_anchor=(0.5, -0.14),
-                ncol=len(lines), frameon=False)  # below the axes: never over a curve
+                ncol=min(len(lines), 3), frameon=False, fontsize=8)  # below the axes: never over a curve
     left.set_title(title)
     fig.tight_layout()
     fig.savefig(folder / "training_curves.png")
@@ -103,7 +108,9 @@ def _markdown(task: str, metrics: dict, dev: dict, plots: list[str]) -> str:
     best = metrics["best"]
     lines = [f"# Training report: {task}", "",
              f"Data: `{metrics.get('data')}`; device {metrics.get('device')}; training took {metrics.get('train_seconds')} s; "
-             f"the bundle holds the model of epoch {best.get('epoch')} (best dev score).", ""]
+             + (f"the bundle averages {len(best['models'])} models trained from different seeds, each kept at its "
+                f"best epoch ({', '.join(str(b.get('epoch')) for b in best['models'])})." if "models" in best else
+                f"the bundle holds the model of epoch {best.get('epoch')} (best dev score)."), ""]
     lines += ["| epoch | " + " | ".join(k for k in metrics["history"][0] if k != "epoch") + " |",
               "|---" * len(metrics["history"][0]) + "|"]
     for h in metrics["history"]:

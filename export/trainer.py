@@ -26,6 +26,9 @@ class TrainConfig:
     patience: int = 2  # epochs without dev improvement before stopping
     lr_decay: float = 1.0  # multiply the learning rate by this after an epoch without improvement
     one_cycle: bool = False  # warm up then anneal the learning rate over all epochs (per batch)
+    # > 0: score and keep an exponential moving average of the weights, updated every step with
+    # this decay (smooths the noise of a high learning rate; 0.999 ≈ the last 1,000 steps)
+    average: float = 0.0
     seed: int = 0
     device: str = "auto"  # auto = CUDA when available
     quiet: bool = False
@@ -51,22 +54,26 @@ Batches = Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tenso
 
 
 def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callable[[torch.nn.Module], dict],
-        config: TrainConfig, higher_is_better: bool = True) -> tuple[torch.nn.Module, list[dict], dict]:
+        config: TrainConfig, higher_is_better: bool = True, name: str = "") -> tuple[torch.nn.Module, list[dict], dict]:
     """Train; after each epoch `score(model)` gives dev metrics with a 'score' key.
 
-    `batches(epoch)` yields (inputs, targets, weights or None) already on the device.
-    Returns the best model by dev score (its weights restored), the history, and the best epoch's metrics.
+    `batches(epoch)` yields (inputs, targets, weights or None) already on the device; inputs may
+    be a tuple of the model's arguments. With `config.average` the averaged weights are scored
+    and kept. Returns the best model by dev score (its weights restored), the history, and the
+    best epoch's metrics. `name` prefixes the progress bar.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = (torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * n_batches + 1,
                                                     pct_start=0.1) if config.one_cycle else None)
+    averaged = copy.deepcopy(model) if config.average else None
+    scored = averaged if averaged is not None else model
     history, best, best_state, best_metrics, waited = [], -math.inf, None, {}, 0
     for epoch in range(config.epochs):
         model.train()
         total, count = 0.0, 0
-        with _progress(n_batches, f"epoch {epoch + 1}/{config.epochs}", config.quiet) as bar:
+        with _progress(n_batches, f"{name}epoch {epoch + 1}/{config.epochs}", config.quiet) as bar:
             for inputs, targets, weights in batches(epoch):
-                logp = model(inputs)
+                logp = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
                 losses = torch.nn.functional.nll_loss(logp, targets, reduction="none")
                 loss = (losses * weights).sum() / weights.sum() if weights is not None else losses.mean()
                 optimizer.zero_grad(set_to_none=True)
@@ -74,18 +81,20 @@ def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callabl
                 optimizer.step()
                 if schedule is not None:
                     schedule.step()
+                if averaged is not None:
+                    _update_average(averaged, model, config.average)
                 total, count = total + loss.item(), count + 1
                 bar.update(1)
                 if count % 20 == 0:
                     bar.set_postfix(loss=f"{total / count:.4f}")
-            model.eval()
+            scored.eval()
             with torch.no_grad():
-                metrics = {"epoch": epoch + 1, "train_loss": total / max(count, 1), **score(model)}
+                metrics = {"epoch": epoch + 1, "train_loss": total / max(count, 1), **score(scored)}
             bar.set_postfix({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items() if k != "epoch"})
         history.append(metrics)
         value = metrics["score"] if higher_is_better else -metrics["score"]
         if value >= best:  # ties: the later, longer-trained model
-            best, best_state, best_metrics, waited = value, copy.deepcopy(model.state_dict()), metrics, 0
+            best, best_state, best_metrics, waited = value, copy.deepcopy(scored.state_dict()), metrics, 0
         else:
             waited += 1
             if waited >= config.patience:
@@ -95,6 +104,12 @@ def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callabl
     if best_state is not None:
         model.load_state_dict(best_state)
     return model.eval(), history, best_metrics
+
+
+@torch.no_grad()
+def _update_average(averaged: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for kept, current in zip(averaged.parameters(), model.parameters()):
+        kept.lerp_(current, 1.0 - decay)
 
 
 class _Silent:

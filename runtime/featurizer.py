@@ -62,8 +62,8 @@ class FeaturizerSpec:
             raise BundleError(f"featurizer.normalization: unknown form {spec.normalization!r}")
         if spec.hash != "fnv1a32-codepoints" or spec.keep != "unicode-letters-and-marks":
             raise BundleError("featurizer: unsupported hash or character class in manifest")
-        if spec.max_n and not (1 <= spec.min_n <= spec.max_n and spec.buckets > 0):
-            raise BundleError("featurizer: n-grams need 1 <= min_n <= max_n and buckets > 0")
+        if spec.max_n and not (1 <= spec.min_n <= spec.max_n and 0 < spec.buckets <= 2**32):
+            raise BundleError("featurizer: n-grams need 1 <= min_n <= max_n and 0 < buckets <= 2**32")
         return spec
 
 
@@ -104,6 +104,7 @@ class Featurizer:
         self.vocab = vocab if spec.word_features else {}
         self.num_words = len(vocab)
         self.num_ids = 1 + self.num_words + (spec.buckets if spec.max_n else 0)
+        self._words = _WordTable.build(self.vocab)
 
     def _letters(self, texts: list[str]):
         """Collapsed code points of the batch: words separated by one boundary (32).
@@ -136,8 +137,13 @@ class Featurizer:
         cps, is_b, tix = self._letters(texts)
         parts_ids, parts_tix = [], []
         if self.vocab:
-            flat, word_tix = _split_words(cps, is_b, tix)
-            wid = np.fromiter(map(self.vocab.get, flat, itertools.repeat(0)), dtype=np.int64, count=len(flat))
+            starts, ends = _word_spans(is_b)
+            if self._words is not None:
+                wid = self._words.lookup(cps, starts, ends)
+            else:
+                flat = _split_words(cps, is_b, tix)[0]
+                wid = np.fromiter(map(self.vocab.get, flat, itertools.repeat(0)), dtype=np.int64, count=len(flat))
+            word_tix = tix[starts]
             found = wid > 0
             parts_ids.append(wid[found])
             parts_tix.append(word_tix[found])
@@ -149,18 +155,81 @@ class Featurizer:
         spec, m = self.spec, len(cps)
         bcount = np.concatenate([[0], np.cumsum(is_b)])  # boundaries in cps[:k]
         first_letter_tix = tix[np.minimum(np.arange(m) + is_b, m - 1)]
-        h = np.full(m, FNV_BASIS, dtype=np.uint64)
-        c = cps.astype(np.uint64)
+        h = np.full(m, FNV_BASIS, dtype=np.uint32)
+        c, prime = cps.astype(np.uint32, copy=False), np.uint32(FNV_PRIME)
+        first_id = 1 + self.num_words
+        power_of_two = spec.buckets & (spec.buckets - 1) == 0
         for n in range(1, min(spec.max_n, m) + 1):
-            h = ((h[: m - n + 1] ^ c[n - 1 :]) * FNV_PRIME) & 0xFFFFFFFF  # gram cps[i:i+n]
+            h = (h[: m - n + 1] ^ c[n - 1 :]) * prime  # gram cps[i:i+n]; uint32 wraps: mod 2**32
             if n < spec.min_n:
                 continue
             if n == 1:
                 valid = ~is_b
             else:  # no boundary strictly inside the gram
                 valid = bcount[n - 1 : m] == bcount[1 : m - n + 2]
-            parts_ids.append((h[valid] % spec.buckets).astype(np.int64) + 1 + self.num_words)
+            bucket = h[valid] & np.uint32(spec.buckets - 1) if power_of_two else h[valid] % np.uint32(spec.buckets)
+            parts_ids.append(bucket.astype(np.int64) + first_id)
             parts_tix.append(first_letter_tix[: m - n + 1][valid])
+
+
+def _word_spans(is_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) positions of the words (maximal runs of non-boundaries); ends exclusive."""
+    letter = ~is_b
+    starts = np.flatnonzero(letter & np.concatenate([[True], is_b[:-1]]))
+    ends = np.flatnonzero(letter & np.concatenate([is_b[1:], [True]])) + 1
+    return starts, ends
+
+
+_BASE = 0x100000001B3  # odd, so invertible modulo 2**64
+
+
+def _powers(base: int, n: int) -> np.ndarray:
+    """base**0 .. base**(n-1) modulo 2**64."""
+    out = np.full(n, base, dtype=np.uint64)
+    if n:
+        out[0] = 1
+        np.cumprod(out, out=out)  # uint64 products wrap: modulo 2**64
+    return out
+
+
+def _span_hashes(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Polynomial hash sum(cps[i] * B**(i - start)) mod 2**64 of each span, for all spans at once."""
+    prefix = np.zeros(len(cps) + 1, dtype=np.uint64)
+    np.cumsum(cps.astype(np.uint64) * _powers(_BASE, len(cps)), out=prefix[1:])
+    return (prefix[ends] - prefix[starts]) * _powers(pow(_BASE, -1, 2**64), len(cps) + 1)[starts]
+
+
+@dataclass(frozen=True)
+class _WordTable:
+    """vocab.json as sorted 64-bit word hashes, so a batch's words are looked up in numpy rather
+    than one dict access per word (the slowest step of featurizing). A hit must also match the
+    word's length; a vocabulary whose hashes collide falls back to the dict."""
+
+    hashes: np.ndarray  # uint64, sorted
+    lengths: np.ndarray
+    ids: np.ndarray
+
+    @classmethod
+    def build(cls, vocab: dict[str, int]) -> "_WordTable | None":
+        if not vocab:
+            return None
+        words = list(vocab)
+        cps = np.frombuffer("".join(words).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        ends = np.cumsum(lengths)
+        hashes = _span_hashes(cps, ends - lengths, ends)
+        order = np.argsort(hashes, kind="stable")
+        if (np.diff(hashes[order]) == 0).any():
+            return None
+        ids = np.fromiter(vocab.values(), dtype=np.int64, count=len(words))
+        return cls(hashes[order], lengths[order], ids[order])
+
+    def lookup(self, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Id of each word span, 0 when not in the vocabulary."""
+        hashes = _span_hashes(cps, starts, ends)
+        at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+        hit = (self.hashes[at] == hashes) & (self.lengths[at] == ends - starts)
+        return np.where(hit, self.ids[at], 0)
 
 
 def _split_words(cps: np.ndarray, is_b: np.ndarray, tix: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -187,17 +256,22 @@ def _to_csr(parts_ids, parts_tix, n_texts: int) -> Features:
     return Features(ids, offsets)
 
 
+def bags(features: Features, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of `features` as (flat ids, start offsets): the EmbeddingBag form, no padding."""
+    starts, lengths = features.offsets[rows], features.lengths()[rows]
+    firsts = np.cumsum(lengths) - lengths  # where each row starts in the flat output
+    flat = np.repeat(starts - firsts, lengths) + np.arange(int(lengths.sum()))
+    return features.ids[flat], firsts.astype(np.int64)
+
+
 def pad(features: Features, rows: np.ndarray | None = None) -> np.ndarray:
     """Rows of `features` as a zero-padded int64 matrix [len(rows), longest] (at least 1 wide)."""
     if len(features.offsets) == 2 and (rows is None or len(rows) == 1):  # one text: a view, no copy
         return (features.ids if len(features.ids) else np.zeros(1, np.int64))[None, :]
     rows = np.arange(len(features.offsets) - 1) if rows is None else np.asarray(rows)
-    starts, ends = features.offsets[rows], features.offsets[rows + 1]
-    lengths = ends - starts
+    ids, firsts = bags(features, rows)
+    lengths = features.lengths()[rows]
     out = np.zeros((len(rows), max(int(lengths.max(initial=0)), 1)), dtype=np.int64)
-    if lengths.sum():
-        row_of = np.repeat(np.arange(len(rows)), lengths)
-        col = np.arange(len(row_of)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        src = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(len(row_of))
-        out[row_of, col] = features.ids[src]
+    if len(ids):
+        out[np.repeat(np.arange(len(rows)), lengths), np.arange(len(ids)) - np.repeat(firsts, lengths)] = ids
     return out

@@ -73,15 +73,17 @@ class LanguageIdentifier:
             raise InputError(f"k must be at least 1, got {k}")
         if not 0.0 <= threshold <= 1.0:
             raise InputError(f"threshold must be between 0 and 1, got {threshold}")
-        probs = np.exp(self.log_probs(batch).astype(np.float64))
         allowed = self._allowed(languages)
+        log_probs = self.log_probs(batch)
         if allowed is not None:
-            probs = probs[:, allowed] / probs[:, allowed].sum(axis=1, keepdims=True)
+            log_probs = log_probs[:, allowed]
         names = [self.labels[i] for i in allowed] if allowed is not None else self.labels
-        k = min(k, probs.shape[1])
-        scores = np.nan_to_num(probs, nan=0.0)
+        k = min(k, log_probs.shape[1])
+        scores = np.where(np.isnan(log_probs), -np.inf, log_probs)  # rows without letters: NaN
         top = scores.argmax(axis=1)[:, None] if k == 1 else np.argsort(-scores, axis=1, kind="stable")[:, :k]  # [n, k]
-        top_p = np.take_along_axis(probs, top, axis=1)
+        top_p = np.exp(np.take_along_axis(log_probs, top, axis=1).astype(np.float64))  # only k exps per row
+        if allowed is not None:  # renormalize over the allowed labels
+            top_p /= np.exp(log_probs.astype(np.float64)).sum(axis=1, keepdims=True)
         results = [self._answer(ids, ps, names, threshold) for ids, ps in zip(top.tolist(), top_p.tolist())]
         return results[0] if single else results
 

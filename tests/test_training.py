@@ -1,0 +1,82 @@
+"""Training pieces: bag-mode sums, weight averaging, float16 storage, averaged next-word models."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="training needs the [export] extra")
+
+from bowgram.export.build import config_for, train_and_export  # noqa: E402
+from bowgram.export.models import BowClassifier, Ensemble, NgramLM  # noqa: E402
+from bowgram.export.trainer import _update_average  # noqa: E402
+from bowgram.runtime import load  # noqa: E402
+from bowgram.runtime.featurizer import Features, bags, pad  # noqa: E402
+
+
+def test_bag_mode_gives_the_padded_sums():
+    torch.manual_seed(0)
+    model = BowClassifier(num_ids=50, num_labels=3, dim=4).eval()
+    features = Features(np.array([5, 7, 9, 1, 2, 3, 4, 8], dtype=np.int64), np.array([0, 3, 3, 8], dtype=np.int64))
+    rows = np.array([2, 0])  # the empty text is not asked for, as in training
+    ids, offsets = bags(features, rows)
+    assert ids.tolist() == [1, 2, 3, 4, 8, 5, 7, 9] and offsets.tolist() == [0, 5]
+    padded = model(torch.from_numpy(pad(features, rows)))
+    bagged = model(torch.from_numpy(ids), torch.from_numpy(offsets))
+    assert torch.allclose(padded, bagged, atol=1e-6)
+
+
+def test_average_moves_toward_the_current_weights():
+    kept, current = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    before = kept.weight.detach().clone()
+    _update_average(kept, current, decay=0.75)
+    assert torch.allclose(kept.weight, 0.75 * before + 0.25 * current.weight)
+
+
+def test_ensemble_averages_probabilities_not_log_probabilities():
+    torch.manual_seed(0)
+    members = [NgramLM(12, 2, 4, 8).eval() for _ in range(3)]
+    x = torch.tensor([[1, 2], [3, 0]])
+    expected = torch.stack([m(x).exp() for m in members]).mean(0).log()
+    assert torch.allclose(Ensemble(members)(x), expected, atol=1e-6)
+    assert torch.allclose(Ensemble(members)(x).exp().sum(-1), torch.ones(2), atol=1e-5)
+
+
+def test_float16_storage_still_computes_in_float32():
+    torch.manual_seed(0)
+    model = NgramLM(20, 3, 8, 16, tie=True).eval()
+    x = torch.tensor([[1, 2, 3]])
+    reference = model(x)
+    model.half()
+    out = model(x)
+    assert out.dtype == torch.float32
+    assert torch.allclose(out, reference, atol=1e-2) and not torch.equal(out, reference)
+
+
+def test_averaged_float16_nextword_bundle(tmp_path):
+    """Two averaged models, stored as float16, through the same export path as the default."""
+    text = tmp_path / "lm.txt"
+    words = "the cat sat on the mat and the dog sat on the log".split()
+    text.write_text("\n\n".join(" ".join(words[i:] + words[:i]) + " ." for i in range(len(words))) * 3, encoding="utf-8")
+    config = config_for("nextword", str(text), {"members": 2, "fp16": True, "dim": 8, "hidden": 16},
+                        {"epochs": 2, "batch_size": 16, "quiet": True})
+    manifest = train_and_export("nextword", str(text), tmp_path / "lm", config)
+    assert manifest["model"]["members"] == 2 and manifest["model"]["weights_dtype"] == "float16"
+    assert [h["model"] for h in manifest["metrics"]["history"]] == [1, 1, 2, 2]
+    assert len(manifest["metrics"]["best"]["models"]) == 2
+    onnx = pytest.importorskip("onnx")
+    weights = {init.name: init.data_type for init in onnx.load(str(tmp_path / "lm" / "model.onnx")).graph.initializer
+               if init.name.endswith(".weight")}
+    assert {"model.members.0.output.weight", "model.members.1.output.weight"} <= set(weights)  # the tied tables
+    assert set(weights.values()) == {onnx.TensorProto.FLOAT16}
+    for backend in ("onnx", "torchscript", "pt2"):
+        predictor = load(tmp_path / "lm", backend=backend)
+        probs = [p for _, p in predictor.predict("the cat", k=100)]
+        assert 0.0 < sum(probs) <= 1.0 + 1e-5 and probs == sorted(probs, reverse=True)
+    report = (tmp_path / "lm" / "report.md").read_text(encoding="utf-8")
+    assert "averages 2 models" in report
+    examples = json.loads((tmp_path / "lm" / "examples.json").read_text(encoding="utf-8"))
+    assert examples["examples"] and math.isfinite(examples["examples"][0]["top"][0][2])
