@@ -26,6 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 HERE = Path(__file__).resolve().parent
+REPEATS = 3  # passes over the dev set per system and batch size
 ROOT = HERE.parent
 
 
@@ -59,10 +60,13 @@ def langid_throughput(texts: list[str], work: Path) -> list[dict]:
             if name.startswith("fastText") and batch_size != 1:
                 pass  # fastText has no batch API: the same per-sentence loop at every batch size
             fn(texts[:64])
-            started = time.perf_counter()
-            for start in range(0, len(texts), batch_size):
-                fn(texts[start : start + batch_size])
-            rows.append({"system": name, "batch": batch_size, "per_s": len(texts) / (time.perf_counter() - started)})
+            best = 0.0
+            for _ in range(REPEATS):  # best pass of each system: the least disturbed by the machine
+                started = time.perf_counter()
+                for start in range(0, len(texts), batch_size):
+                    fn(texts[start : start + batch_size])
+                best = max(best, len(texts) / (time.perf_counter() - started))
+            rows.append({"system": name, "batch": batch_size, "per_s": best})
     return rows
 
 
@@ -151,7 +155,8 @@ def render(r: dict, n: int) -> str:
     for row in r["langid"]:
         ratio = f"{row['per_s'] / ref[row['batch']]:.2f}" if row["batch"] in ref else "n/a"
         lines.append(f"| {row['system']} | {row['batch']} | {row['per_s']:,.0f} | {ratio} |")
-    lines += ["", "fastText has no batch API: its rows are the same per-sentence loop at each batch size.", "",
+    lines += ["", f"Best of {REPEATS} passes over the dev set for every row. fastText has no batch API: its rows "
+              "are the same per-sentence loop at each batch size.", "",
               "## CLI cold start (wall, 15 runs)", "", "| command | median s | min s | max s |", "|---|---|---|---|"]
     for key, cmd in (("cold_langid", 'bowgram langid "hola"'), ("cold_nextword", 'bowgram next-word "to be or not to"')):
         c = r[key]

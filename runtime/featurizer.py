@@ -34,6 +34,7 @@ FNV_BASIS = 2166136261
 FNV_PRIME = 16777619
 BOUNDARY = 32
 _TABLE_SIZE = 0x32400  # past the last CJK extension block; higher code points are boundaries
+TABLE_MIN_CHARS = 512  # shorter calls (~60 words): a dict lookup per word beats numpy's fixed costs
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,12 @@ class Featurizer:
 
     def __init__(self, spec: FeaturizerSpec, vocab: dict[str, int]):
         self.spec = spec
-        self.vocab = vocab if spec.word_features else {}
+        self.word_features = bool(vocab) and spec.word_features
         self.num_words = len(vocab)
         self.num_ids = 1 + self.num_words + (spec.buckets if spec.max_n else 0)
-        self._words = _WordTable.build(self.vocab)
+        self._dict = vocab if self.word_features else {}
+        self._table: _WordTable | None = None  # built on the first big batch
+        self._table_failed = False
 
     def _letters(self, texts: list[str]):
         """Collapsed code points of the batch: words separated by one boundary (32).
@@ -136,20 +139,26 @@ class Featurizer:
     def __call__(self, texts: list[str]) -> Features:
         cps, is_b, tix = self._letters(texts)
         parts_ids, parts_tix = [], []
-        if self.vocab:
-            starts, ends = _word_spans(is_b)
-            if self._words is not None:
-                wid = self._words.lookup(cps, starts, ends)
+        if self.word_features:
+            table = self._word_table() if len(cps) >= TABLE_MIN_CHARS else None
+            if table is not None:
+                starts, ends = _word_spans(is_b)
+                wid, word_tix = table.lookup(cps, starts, ends), tix[starts]
             else:
-                flat = _split_words(cps, is_b, tix)[0]
-                wid = np.fromiter(map(self.vocab.get, flat, itertools.repeat(0)), dtype=np.int64, count=len(flat))
-            word_tix = tix[starts]
+                flat, word_tix = _split_words(cps, is_b, tix)
+                wid = np.fromiter(map(self._dict.get, flat, itertools.repeat(0)), dtype=np.int64, count=len(flat))
             found = wid > 0
             parts_ids.append(wid[found])
             parts_tix.append(word_tix[found])
         if self.spec.max_n:
             self._ngrams(cps, is_b, tix, parts_ids, parts_tix)
         return _to_csr(parts_ids, parts_tix, len(texts))
+
+    def _word_table(self) -> "_WordTable | None":
+        if self._table is None and not self._table_failed:
+            self._table = _WordTable.build(self._dict)
+            self._table_failed = self._table is None
+        return self._table
 
     def _ngrams(self, cps, is_b, tix, parts_ids, parts_tix) -> None:
         spec, m = self.spec, len(cps)
@@ -193,43 +202,71 @@ def _powers(base: int, n: int) -> np.ndarray:
 
 
 def _span_hashes(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Polynomial hash sum(cps[i] * B**(i - start)) mod 2**64 of each span, for all spans at once."""
+    """A 64-bit hash of each span cps[start:end], for all spans at once: the polynomial
+    sum(cps[i] * B**(i - start)) mod 2**64 from prefix sums, then mixed."""
     prefix = np.zeros(len(cps) + 1, dtype=np.uint64)
     np.cumsum(cps.astype(np.uint64) * _powers(_BASE, len(cps)), out=prefix[1:])
-    return (prefix[ends] - prefix[starts]) * _powers(pow(_BASE, -1, 2**64), len(cps) + 1)[starts]
+    h = (prefix[ends] - prefix[starts]) * _powers(pow(_BASE, -1, 2**64), len(cps) + 1)[starts]
+    h ^= h >> np.uint64(33)  # a bijective mix (murmur3's finalizer step) so the top bits,
+    h *= np.uint64(0xFF51AFD7ED558CCD)  # which pick a table slot, depend on every character
+    return h ^ (h >> np.uint64(33))
 
 
 @dataclass(frozen=True)
 class _WordTable:
-    """vocab.json as sorted 64-bit word hashes, so a batch's words are looked up in numpy rather
-    than one dict access per word (the slowest step of featurizing). A hit must also match the
-    word's length; a vocabulary whose hashes collide falls back to the dict."""
+    """vocab.json as an open-addressing table of 64-bit word hashes, so a batch's words are
+    looked up in numpy rather than one dict access per word (the slowest step of featurizing).
+    A hit must also match the word's length; a vocabulary whose hashes collide (or hash to 0,
+    the empty mark) falls back to the dict."""
 
-    hashes: np.ndarray  # uint64, sorted
-    lengths: np.ndarray
-    ids: np.ndarray
+    hashes: np.ndarray  # uint64 per slot, 0 = empty; ends with at least one empty slot
+    lengths: np.ndarray  # uint8: word length, capped at 255
+    ids: np.ndarray  # int32
+    shift: np.uint64  # a hash's home slot is hash >> shift
 
     @classmethod
     def build(cls, vocab: dict[str, int]) -> "_WordTable | None":
-        if not vocab:
-            return None
         words = list(vocab)
-        cps = np.frombuffer("".join(words).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        ends = np.cumsum(lengths)
-        hashes = _span_hashes(cps, ends - lengths, ends)
-        order = np.argsort(hashes, kind="stable")
-        if (np.diff(hashes[order]) == 0).any():
+        if not words or len(vocab) >= 2**31:
             return None
-        ids = np.fromiter(vocab.values(), dtype=np.int64, count=len(words))
-        return cls(hashes[order], lengths[order], ids[order])
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        hashes = np.concatenate([_word_hashes(words[i : i + 4096], lengths[i : i + 4096])
+                                 for i in range(0, len(words), 4096)])
+        order = np.argsort(hashes)  # by hash is also by home slot (its top bits)
+        hashes = hashes[order]
+        if hashes[0] == 0 or (hashes[1:] == hashes[:-1]).any():
+            return None
+        bits = max(8, (4 * len(words) - 1).bit_length())  # at most a quarter full: short probes
+        shift = np.uint64(64 - bits)
+        rank = np.arange(len(words))
+        slot = rank + np.maximum.accumulate((hashes >> shift).astype(np.int64) - rank)  # linear probing
+        size = max(1 << bits, int(slot[-1]) + 1) + 1
+        table_hashes, table_lengths = np.zeros(size, np.uint64), np.zeros(size, np.uint8)
+        table_ids = np.zeros(size, np.int32)
+        table_hashes[slot] = hashes
+        table_lengths[slot] = np.minimum(lengths, 255)[order]
+        table_ids[slot] = np.fromiter(vocab.values(), dtype=np.int64, count=len(words))[order]
+        return cls(table_hashes, table_lengths, table_ids, shift)
 
     def lookup(self, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Id of each word span, 0 when not in the vocabulary."""
-        hashes = _span_hashes(cps, starts, ends)
-        at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
-        hit = (self.hashes[at] == hashes) & (self.lengths[at] == ends - starts)
-        return np.where(hit, self.ids[at], 0)
+        hashes, lengths = _span_hashes(cps, starts, ends), np.minimum(ends - starts, 255)
+        out = np.zeros(len(hashes), dtype=np.int64)
+        active = np.arange(len(hashes))
+        slot = (hashes >> self.shift).astype(np.int64)
+        while len(active):  # each round probes the next slot for the words still unresolved
+            found = self.hashes[slot]
+            hit = (found == hashes) & (self.lengths[slot] == lengths)
+            out[active[hit]] = self.ids[slot[hit]]
+            more = (found != 0) & (found != hashes)  # another word's slot: keep probing
+            active, slot, hashes, lengths = active[more], slot[more] + 1, hashes[more], lengths[more]
+        return out
+
+
+def _word_hashes(words: list[str], lengths: np.ndarray) -> np.ndarray:
+    cps = np.frombuffer("".join(words).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    ends = np.cumsum(lengths)
+    return _span_hashes(cps, ends - lengths, ends)
 
 
 def _split_words(cps: np.ndarray, is_b: np.ndarray, tix: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -269,9 +306,22 @@ def pad(features: Features, rows: np.ndarray | None = None) -> np.ndarray:
     if len(features.offsets) == 2 and (rows is None or len(rows) == 1):  # one text: a view, no copy
         return (features.ids if len(features.ids) else np.zeros(1, np.int64))[None, :]
     rows = np.arange(len(features.offsets) - 1) if rows is None else np.asarray(rows)
-    ids, firsts = bags(features, rows)
+    return pad_chunks(features, rows, np.array([len(rows)]))[0]
+
+
+def pad_chunks(features: Features, rows: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    """`rows` of `features` cut into consecutive chunks of `counts` rows, each chunk a zero-padded
+    matrix as wide as its longest row (at least 1): one pass over the ids for all chunks."""
+    counts = np.asarray(counts, dtype=np.int64)
     lengths = features.lengths()[rows]
-    out = np.zeros((len(rows), max(int(lengths.max(initial=0)), 1)), dtype=np.int64)
-    if len(ids):
-        out[np.repeat(np.arange(len(rows)), lengths), np.arange(len(ids)) - np.repeat(firsts, lengths)] = ids
-    return out
+    bounds = np.cumsum(counts) - counts  # first row of each chunk
+    widths = np.maximum(np.maximum.reduceat(lengths, bounds), 1) if len(rows) else np.ones(len(counts), np.int64)
+    sizes = counts * widths
+    bases = np.cumsum(sizes) - sizes  # where each chunk starts in the flat buffer
+    chunk = np.repeat(np.arange(len(counts)), counts)
+    row_starts = bases[chunk] + (np.arange(len(rows)) - bounds[chunk]) * widths[chunk]
+    ids, firsts = bags(features, rows)
+    flat = np.zeros(int(sizes.sum()), dtype=np.int64)
+    flat[np.repeat(row_starts - firsts, lengths) + np.arange(len(ids))] = ids
+    return [flat[b : b + n].reshape(c, w) for b, n, c, w in zip(bases.tolist(), sizes.tolist(), counts.tolist(),
+                                                                 widths.tolist())]

@@ -14,6 +14,7 @@ from .texts import as_batch
 from .tokenizer import SPECIALS, Tokenizer, TokenizerSpec, Vocab, context_ids, detokenize
 
 MAX_GENERATE = 1000  # tokens per generate() call
+ROWS = 16  # contexts per backend call
 
 
 class NextWordPredictor:
@@ -29,10 +30,18 @@ class NextWordPredictor:
             raise BundleError(f"{bundle.path}: vocab.json has {len(self.vocab)} tokens but the model "
                               f"expects {manifest.model.get('vocab_size')} (context {self.context_size})")
         self._words = np.array(self.vocab.words, dtype=object)
+        self._graph_top_k = self._top_k_width()
 
     def log_probs_of_ids(self, ids: np.ndarray) -> np.ndarray:
         """Log-probabilities [n, vocab] for context id rows [n, context]."""
-        return self.backend.run({self.backend.input_names[0]: ids})[self.backend.output_names[0]]
+        return self._run(ids, [self.backend.output_names[0]])[self.backend.output_names[0]]
+
+    def _run(self, ids: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        """The backend's `names` outputs for id rows, ROWS rows per call: every call makes a few
+        [rows, vocab] float arrays, so this bounds a big batch's memory at no cost in speed."""
+        parts = [self.backend.run({self.backend.input_names[0]: ids[start : start + ROWS]})
+                 for start in range(0, max(len(ids), 1), ROWS)]
+        return {name: np.concatenate([part[name] for part in parts]) for name in names}
 
     def input_ids(self, text: str) -> list[int]:
         """The model's input ids for one context (what examples.json records)."""
@@ -51,12 +60,13 @@ class NextWordPredictor:
             raise InputError(f"k must be at least 1, got {k}")
         if not batch:
             return []
-        outputs = self.backend.run({self.backend.input_names[0]: self.context_ids(batch)})
-        if not prefix and "top_ids" in outputs and k + len(SPECIALS) <= outputs["top_ids"].shape[1]:
+        ids = self.context_ids(batch)
+        if not prefix and k + len(SPECIALS) <= self._graph_top_k:
+            outputs = self._run(ids, ["top_ids", "top_log_probs"])
             results = [self._from_top(ids, lps, k) for ids, lps in zip(outputs["top_ids"].tolist(),
                                                                        outputs["top_log_probs"].tolist())]
             return results[0] if single else results
-        logp = outputs[self.backend.output_names[0]]
+        logp = self.log_probs_of_ids(ids)
         allowed = self._candidates(self._normal(prefix) if prefix else "")
         k = min(k, len(allowed))
         if k == 0:
@@ -70,6 +80,12 @@ class NextWordPredictor:
         words = self.vocab.words
         results = [[(words[i], p) for i, p in zip(ids, probs)] for ids, probs in zip(top_ids.tolist(), top_p.tolist())]
         return results[0] if single else results
+
+    def _top_k_width(self) -> int:
+        """How many best words the graph itself returns (0 if it has no top-k outputs)."""
+        shapes = {o.get("name"): o.get("shape") for o in self.bundle.manifest.signature.get("outputs", [])}
+        shape = shapes.get("top_ids")
+        return shape[-1] if isinstance(shape, list) and shape and isinstance(shape[-1], int) else 0
 
     def _from_top(self, ids: list[int], log_probs: list[float], k: int) -> list[tuple[str, float]]:
         """The graph's own top list (ONNX TopK), minus special tokens, cut to k."""

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec, pad
+from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec, pad, pad_chunks
 
 SPEC = FeaturizerSpec(min_n=1, max_n=4, buckets=1000)
 VOCAB = {"hola": 1, "que": 2, "das": 3}
@@ -77,3 +77,23 @@ def test_any_unicode_batch_is_deterministic_and_in_range(texts):
     assert first.ids.size == 0 or (first.ids.min() >= 1 and first.ids.max() < f.num_ids)
     for i, text in enumerate(texts):  # batching never changes a text's ids
         assert first.row(i) == f([text]).row(0)
+
+
+def test_big_batches_look_words_up_in_the_hash_table_with_the_same_result():
+    """Calls with many characters use the numpy word table; it must agree with the reference."""
+    vocab = {w: i + 1 for i, w in enumerate(["hola", "que", "das", "ist", "gut", "école", "你好世界", "a" * 300])}
+    f = Featurizer(SPEC, vocab)
+    texts = (TEXTS + ["das ist gut " * 20, "a" * 300 + " " + "a" * 299, "holas hol hola"]) * 8
+    assert sum(map(len, texts)) >= 512
+    features = f(texts)
+    assert f._table is not None
+    for i, text in enumerate(texts):
+        assert features.row(i) == reference_ids(text, SPEC, vocab), text
+
+
+def test_pad_chunks_matches_padding_each_chunk_alone():
+    features = Featurizer(SPEC, VOCAB)(["ab", "hola que", "x", "das ist gut", "ǅ"])
+    rows, counts = np.array([2, 0, 4, 1, 3]), np.array([2, 1, 2])
+    chunks = pad_chunks(features, rows, counts)
+    expected = [pad(features, rows[0:2]), pad(features, rows[2:3]), pad(features, rows[3:5])]
+    assert [c.tolist() for c in chunks] == [e.tolist() for e in expected]

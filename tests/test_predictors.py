@@ -125,3 +125,21 @@ def test_int8_variant_loads_and_agrees_on_the_best_answer(tutorial_bundles, task
     fp32 = load(tutorial_bundles[task]).predict(texts)
     int8 = load(tutorial_bundles[task], precision="int8").predict(texts)
     assert [a[0][0] for a in fp32] == [a[0][0] for a in int8]
+
+
+def test_backend_calls_stay_within_the_cell_budget(identifier):
+    from bowgram.runtime.langid import MAX_CELLS
+
+    lengths = np.array([1] * 1000 + [300] * 70 + [50_000])
+    counts = identifier._chunks(lengths)
+    assert sum(counts) == len(lengths) and min(counts) >= 1
+    start = 0
+    for count in counts:
+        widest = lengths[start + count - 1]
+        assert count <= identifier.batch_size and (count * widest <= MAX_CELLS or count == 1)
+        start += count
+
+
+def test_batched_and_one_by_one_answers_agree(identifier):
+    texts = ["Yo creo que sí", "it is lost on me", "", "das ist gut " * 40, "x"] * 30
+    assert identifier.predict(texts, k=2) == [identifier.predict(t, k=2) for t in texts]
