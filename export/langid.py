@@ -6,7 +6,6 @@ will be served.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
@@ -23,7 +22,7 @@ from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec, bags, pad
 from . import tutorial
 from .models import BowClassifier
 from .package import Quality, Trained
-from .trainer import TrainConfig, fit, resolve_device, seed_everything
+from .trainer import TrainConfig, fit, recorded, resolve_device, seed_everything
 
 @dataclass(frozen=True)
 class LangidConfig:
@@ -118,7 +117,7 @@ def train(data: str, config: LangidConfig) -> Trained:
         model_info={"architecture": "bow-classifier", "num_ids": featurizer.num_ids, "num_inputs": featurizer.num_ids,
                     "num_labels": len(names), "dim": config.dim, "hidden": config.hidden,
                     "embedding_dtype": "float16" if config.fp16_embeddings else "float32",
-                    "training": dataclasses.asdict(config),
+                    "training": recorded(config),
                     "signature": {"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", "tokens"]}],
                                   "outputs": [{"name": "log_probs", "dtype": "float32", "shape": ["batch", len(names)]}]}},
         metrics={"history": history, "best": best, "train_rows": len(keep), "device": str(device)},

@@ -18,7 +18,7 @@ from bowgram.runtime.tokenizer import Tokenizer, TokenizerSpec, Vocab, windows
 from . import tutorial
 from .models import Ensemble, NgramLM, WithTopK
 from .package import Quality, Trained
-from .trainer import TrainConfig, fit, resolve_device, seed_everything
+from .trainer import TrainConfig, fit, recorded, resolve_device, seed_everything
 
 
 TOP_K = 16  # best words the exported graph returns beside the full log-probs (ONNX TopK)
@@ -116,7 +116,7 @@ def train(data: str, config: NextwordConfig) -> Trained:
         model_info={"architecture": "ngram-lm", "vocab_size": len(vocab), "num_inputs": len(vocab),
                     "context": config.context, "dim": config.dim, "hidden": config.hidden,
                     "dropout": config.dropout, "tie": config.tie, "members": config.members,
-                    "weights_dtype": "float16" if config.fp16 else "float32", "training": dataclasses.asdict(config),
+                    "weights_dtype": "float16" if config.fp16 else "float32", "training": recorded(config),
                     "signature": {"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", config.context]}],
                                   "outputs": [{"name": "log_probs", "dtype": "float32", "shape": ["batch", len(vocab)]},
                                               {"name": "top_log_probs", "dtype": "float32", "shape": ["batch", top_k]},

@@ -35,19 +35,21 @@ def _curves(folder: Path, task: str, history: list[dict], plt) -> str:
     right = left.twinx()
     for n, model in enumerate(models):
         rows = [h for h in history if h.get("model", 1) == model]
-        suffix, alpha = (f", model {model}" if len(models) > 1 else ""), 1.0 - 0.25 * n
+        suffix, style = (f", model {model}" if len(models) > 1 else ""), ("-", "--", ":", "-.")[n % 4]
         epochs = [h["epoch"] for h in rows]
-        left.plot(epochs, [h["train_loss"] for h in rows], "o-", color="tab:blue", alpha=alpha, label="training loss" + suffix)
+        left.plot(epochs, [h["train_loss"] for h in rows], "o" + style, color="tab:blue", label="training loss" + suffix)
         if task == "langid":
             right.plot(epochs, [h["dev_accuracy"] for h in rows], "s-", color="tab:orange", label="dev accuracy")
             right.plot(epochs, [h["dev_short_accuracy"] for h in rows], "^-", color="tab:green", label="dev short-span accuracy")
         else:
             key = "valid_perplexity" if "valid_perplexity" in rows[0] else "score"
-            right.plot(epochs, [h[key] for h in rows], "s-", color="tab:orange", alpha=alpha, label="valid perplexity" + suffix)
+            right.plot(epochs, [h[key] for h in rows], "s" + style, color="tab:orange", label="valid perplexity" + suffix)
     left.set_xlabel("epoch")
     left.xaxis.get_major_locator().set_params(integer=True)
     left.set_ylabel("training loss (NLL)", color="tab:blue")
-    right.set_ylabel("accuracy" if task == "langid" else "perplexity")
+    right.set_ylabel("accuracy" if task == "langid" else "perplexity (log scale)")
+    if task != "langid":
+        right.set_yscale("log")  # averaged weights start far off: a linear axis hides the end
     title = ("Language ID: training loss and dev accuracy" if task == "langid"
              else "Next word: training loss and validation perplexity")
     lines = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]

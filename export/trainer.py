@@ -6,6 +6,7 @@ Task modules supply the batches and the dev score; this module knows nothing abo
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
@@ -42,6 +43,14 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise InputError(f"--device must be auto, cpu or cuda, got {name!r}")
     return torch.device(name)
+
+
+def recorded(config) -> dict:
+    """A task config as the manifest records it: everything that shapes the model, not how
+    training reported progress (so a quiet and a verbose build write identical files)."""
+    data = dataclasses.asdict(config)
+    data["train"].pop("quiet", None)
+    return data
 
 
 def seed_everything(seed: int) -> None:
