@@ -181,12 +181,14 @@ class Featurizer:
             parts_tix.append(first_letter_tix[: m - n + 1][valid])
 
 
+def _word_starts(is_b: np.ndarray) -> np.ndarray:
+    """Where the words (maximal runs of non-boundaries) start."""
+    return np.flatnonzero(~is_b & np.concatenate([[True], is_b[:-1]]))
+
+
 def _word_spans(is_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(start, end) positions of the words (maximal runs of non-boundaries); ends exclusive."""
-    letter = ~is_b
-    starts = np.flatnonzero(letter & np.concatenate([[True], is_b[:-1]]))
-    ends = np.flatnonzero(letter & np.concatenate([is_b[1:], [True]])) + 1
-    return starts, ends
+    """(start, end) positions of the words; ends exclusive."""
+    return _word_starts(is_b), np.flatnonzero(~is_b & np.concatenate([is_b[1:], [True]])) + 1
 
 
 _BASE = 0x100000001B3  # odd, so invertible modulo 2**64
@@ -271,8 +273,7 @@ def _word_hashes(words: list[str], lengths: np.ndarray) -> np.ndarray:
 
 def _split_words(cps: np.ndarray, is_b: np.ndarray, tix: np.ndarray) -> tuple[list[str], np.ndarray]:
     """The words of the collapsed code points, and the text each belongs to."""
-    starts = np.flatnonzero(~is_b & np.concatenate([[True], is_b[:-1]]))
-    return cps.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass").split(), tix[starts]
+    return cps.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass").split(), tix[_word_starts(is_b)]
 
 
 def _to_csr(parts_ids, parts_tix, n_texts: int) -> Features:
