@@ -1,7 +1,8 @@
-"""Model → files: TorchScript and a self-contained ONNX file, each carrying key facts inside.
+"""Model → files: ONNX (one self-contained file), pt2 and TorchScript, each carrying key facts inside.
 
-The export contract (names, dtypes, symbolic axes) is data: `signature` from the task module,
-the same dict that goes into the manifest. Noisy exporter output is silenced narrowly.
+What the files look like (input and output names, dynamic axes, opset) comes from the task's
+`Contract` (`bowgram.runtime.contract`), the same declaration the manifest and the runtime read.
+Noisy exporter output is silenced narrowly.
 """
 
 from __future__ import annotations
@@ -13,40 +14,56 @@ import logging
 import warnings
 from pathlib import Path
 
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
 import torch
 
 from bowgram.runtime.backends.torchscript import quiet_jit_deprecation
+from bowgram.runtime.contract import Contract
 
-OPSET = 20
+EXAMPLE_DIMS = {"batch": 3, "tokens": 7}  # sizes of the dynamic axes in the example input traced by the exporters
 
 
-def to_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Path, signature: dict, facts: dict) -> None:
+def example_input(contract: Contract, sizes: Mapping[str, int]) -> torch.Tensor:
+    """An input of the contract's shape (id 1 everywhere: a valid id of every model)."""
+    (spec,) = contract.inputs
+    return torch.ones(tuple(EXAMPLE_DIMS[a] if a in contract.dynamic else sizes[a] for a in spec.axes), dtype=torch.int64)
+
+
+def to_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Path, contract: Contract,
+                   facts: dict[str, Any]) -> None:
     """Scripted (not traced) so no shape is baked in; `facts` ride along as extra files."""
     extra = {"bowgram.json": json.dumps(facts, ensure_ascii=False)}
     with quiet_jit_deprecation():
         torch.jit.save(torch.jit.script(model), str(path), _extra_files=extra)
 
 
-def to_pt2(model: torch.nn.Module, example: torch.Tensor, path: Path, signature: dict, facts: dict) -> None:
+def to_pt2(model: torch.nn.Module, example: torch.Tensor, path: Path, contract: Contract, facts: dict[str, Any]) -> None:
     """A torch.export program (TorchScript's successor) with the same facts as an extra file."""
-    program = torch.export.export(model, (example,), dynamic_shapes=(_dims(signature),))
+    program = torch.export.export(model, (example,), dynamic_shapes=(_dims(contract),))
+    for node in program.graph.nodes:  # source locations of the build machine: not for shipping
+        node.meta.pop("stack_trace", None)
     torch.export.save(program, str(path), extra_files={"bowgram.json": json.dumps(facts, ensure_ascii=False)})
 
 
-def _dims(signature: dict) -> dict:
-    """torch.export dimensions for the symbolic axes of the (single) input."""
-    return {i: torch.export.Dim(axis) for i, axis in enumerate(signature["inputs"][0]["shape"]) if isinstance(axis, str)}
+def _dims(contract: Contract) -> dict[int, Any]:
+    """torch.export dimensions for the dynamic axes of the (single) input."""
+    return {i: torch.export.Dim(axis) for i, axis in enumerate(contract.inputs[0].axes) if axis in contract.dynamic}
 
 
-def to_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, signature: dict, facts: dict) -> dict:
+def to_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, contract: Contract,
+            facts: dict[str, Any]) -> dict[str, int]:
     """Export with the dynamo exporter into one file (no external data); returns opset and IR."""
     import onnx
 
-    (inp,), outputs = signature["inputs"], signature["outputs"]
     with _quiet_onnx_exporter():
-        torch.onnx.export(model, (example,), str(path), input_names=[inp["name"]], output_names=[o["name"] for o in outputs],
-                          dynamic_shapes=(_dims(signature),), dynamo=True, external_data=False, opset_version=OPSET)
+        torch.onnx.export(model, (example,), str(path), input_names=contract.input_names,
+                          output_names=contract.output_names, dynamic_shapes=(_dims(contract),), dynamo=True,
+                          external_data=False, opset_version=contract.opset)
     proto = onnx.load(str(path))
+    for node in proto.graph.node:  # the exporter's debug notes: source paths of the build machine
+        del node.metadata_props[:]
     onnx.helper.set_model_props(proto, {f"bowgram.{k}": json.dumps(v, ensure_ascii=False) for k, v in facts.items()})
     proto.producer_name, proto.doc_string = "bowgram", f"bowgram {facts.get('task')} model; see metadata_props"
     onnx.checker.check_model(proto)
@@ -55,7 +72,7 @@ def to_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, signature
 
 
 @contextlib.contextmanager
-def _quiet_onnx_exporter():
+def _quiet_onnx_exporter() -> Iterator[None]:
     """The dynamo exporter logs registry notes (torchvision absent), a pytree FutureWarning and
     progress lines on stdout; hide exactly those, keep every other warning."""
     registry_log = logging.getLogger("torch.onnx._internal.exporter._registration")
@@ -69,9 +86,9 @@ def _quiet_onnx_exporter():
         registry_log.setLevel(level)
 
 
-# format -> (file name, writer); every writer takes (model, example, path, signature, facts)
+# format -> (file name, writer); every writer takes (model, example, path, contract, facts)
 # and may return facts for the manifest (opset, IR version).
-SERIALIZERS = {
+SERIALIZERS: dict[str, tuple[str, Callable[..., dict[str, int] | None]]] = {
     "onnx": ("model.onnx", to_onnx),
     "pt2": ("model.pt2", to_pt2),
     "torchscript": ("model.torchscript.pt", to_torchscript),

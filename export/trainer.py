@@ -10,7 +10,8 @@ import dataclasses
 import math
 import random
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,7 +27,6 @@ class TrainConfig:
     weight_decay: float = 0.0
     patience: int = 2  # epochs without dev improvement before stopping
     lr_decay: float = 1.0  # multiply the learning rate by this after an epoch without improvement
-    one_cycle: bool = False  # warm up then anneal the learning rate over all epochs (per batch)
     # > 0: score and keep an exponential moving average of the weights, updated every step with
     # this decay (smooths the noise of a high learning rate; 0.999 ≈ the last 1,000 steps)
     average: float = 0.0
@@ -45,7 +45,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def recorded(config) -> dict:
+def recorded(config: Any) -> dict[str, Any]:
     """A task config as the manifest records it: everything that shapes the model, not how
     training reported progress (so a quiet and a verbose build write identical files)."""
     data = dataclasses.asdict(config)
@@ -62,8 +62,9 @@ def seed_everything(seed: int) -> None:
 Batches = Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]]
 
 
-def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callable[[torch.nn.Module], dict],
-        config: TrainConfig, higher_is_better: bool = True, name: str = "") -> tuple[torch.nn.Module, list[dict], dict]:
+def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callable[[torch.nn.Module], dict[str, Any]],
+        config: TrainConfig, higher_is_better: bool = True,
+        name: str = "") -> tuple[torch.nn.Module, list[dict[str, Any]], dict[str, Any]]:
     """Train; after each epoch `score(model)` gives dev metrics with a 'score' key.
 
     `batches(epoch)` yields (inputs, targets, weights or None) already on the device; inputs may
@@ -72,8 +73,6 @@ def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callabl
     best epoch's metrics. `name` prefixes the progress bar.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    schedule = (torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * n_batches + 1,
-                                                    pct_start=0.1) if config.one_cycle else None)
     averaged = copy.deepcopy(model) if config.average else None
     scored = averaged if averaged is not None else model
     history, best, best_state, best_metrics, waited = [], -math.inf, None, {}, 0
@@ -88,8 +87,6 @@ def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callabl
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                if schedule is not None:
-                    schedule.step()
                 if averaged is not None:
                     _update_average(averaged, model, config.average)
                 total, count = total + loss.item(), count + 1
@@ -121,23 +118,7 @@ def _update_average(averaged: torch.nn.Module, model: torch.nn.Module, decay: fl
         kept.lerp_(current, 1.0 - decay)
 
 
-class _Silent:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self, n):
-        pass
-
-    def set_postfix(self, *args, **kwargs):
-        pass
-
-
-def _progress(total: int, desc: str, quiet: bool):
-    if quiet:
-        return _Silent()
+def _progress(total: int, desc: str, quiet: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="batch", leave=True, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit="batch", leave=True, dynamic_ncols=True, disable=quiet)

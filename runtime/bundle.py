@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from .errors import BundleError, InputError
 from .manifest import FORMAT_VERSION, Artifact, Manifest
@@ -38,14 +39,16 @@ def sha256_of(path: Path) -> str:
 
 
 class Bundle:
-    """An opened bundle: its manifest, and checked access to its files."""
+    """An opened bundle: its manifest, and checked access to its files (each file's checksum is
+    computed once per `Bundle`, however many predictors are built from it)."""
 
     def __init__(self, path: Path, manifest: Manifest):
         self.path = path
         self.manifest = manifest
+        self._checked: dict[str, Path] = {}
 
     @classmethod
-    def open(cls, path: str | os.PathLike, task: str | None = None) -> "Bundle":
+    def open(cls, path: str | os.PathLike[str], task: str | None = None) -> "Bundle":
         root = Path(path)
         if not root.is_dir():
             raise BundleError(f"bundle not found: {root} is not a directory")
@@ -60,7 +63,7 @@ class Bundle:
             raise BundleError(f"{root} is a {manifest.task!r} bundle, but this needs a {task!r} bundle")
         return cls(root.resolve(), manifest)
 
-    def locate(self, artifact: Artifact) -> Path:
+    def _path(self, artifact: Artifact) -> Path:
         """The artifact's path, refusing anything that would lead outside the bundle."""
         rel = Path(artifact.path)
         if rel.is_absolute() or ".." in rel.parts:
@@ -68,16 +71,24 @@ class Bundle:
         full = self.path / rel
         if not full.resolve().is_relative_to(self.path):
             raise BundleError(f"{artifact.path} is a link that leads outside the bundle")
-        if not full.is_file():
-            raise BundleError(f"bundle {self.path} is missing {artifact.path}")
         return full
 
+    def present(self, artifact: Artifact) -> bool:
+        """Whether this copy holds the file (an optional torch format may be left out)."""
+        return self._path(artifact).is_file()
+
     def checked(self, artifact: Artifact) -> Path:
-        """`locate()`, then size and sha256 must match the manifest."""
-        full = self.locate(artifact)
+        """The artifact's path once its size and sha256 match the manifest."""
+        if artifact.path in self._checked:
+            return self._checked[artifact.path]
+        full = self._path(artifact)
+        if not full.is_file():
+            hint = " (an optional torch format this copy leaves out; rebuild the bundle to get it)" if artifact.optional else ""
+            raise BundleError(f"bundle {self.path} is missing {artifact.path}{hint}")
         if full.stat().st_size != artifact.size or sha256_of(full) != artifact.sha256:
             raise BundleError(f"{artifact.path} does not match its sha256 in the manifest: "
                               "the file is corrupt or was changed; rebuild or re-download the bundle")
+        self._checked[artifact.path] = full
         return full
 
     def artifact(self, fmt: str, precision: str = "fp32") -> Artifact:
@@ -87,7 +98,7 @@ class Bundle:
                               f"it has: {', '.join(self.manifest.model_formats()) or 'no model'}")
         return found
 
-    def read_json(self, fmt: str):
+    def read_json(self, fmt: str) -> Any:
         artifact = self.artifact(fmt)
         try:
             return json.loads(self.checked(artifact).read_text(encoding="utf-8"))
@@ -95,17 +106,21 @@ class Bundle:
             raise BundleError(f"{artifact.path} is not valid JSON: {exc}") from None
 
     def verify_checksums(self) -> list[str]:
-        """Check every file; returns the paths checked (raises on the first mismatch)."""
-        return [self.checked(a).name for a in self.manifest.artifacts]
+        """Check every file this copy holds; returns the paths checked (raises on the first
+        mismatch, or on a missing file that is not an optional torch format)."""
+        return [self.checked(a).name for a in self.manifest.artifacts if not a.optional or self.present(a)]
 
 
 class BundleWriter:
-    """Collects files in a temporary folder next to `out`; `commit()` swaps it into place."""
+    """Collects files in a temporary folder next to `out`; `commit()` swaps it into place.
 
-    def __init__(self, out: str | os.PathLike):
+    A file is hashed once, when it is added; `draft()` is the bundle as it stands, readable
+    before its manifest is written, and `write_manifest()` is meant to run once, last.
+    """
+
+    def __init__(self, out: str | os.PathLike[str]):
         self.out = Path(out)
-        self.files: list[Artifact] = []
-        self._extra: dict[str, dict] = {}
+        self._files: dict[str, Artifact] = {}
 
     def __enter__(self) -> "BundleWriter":
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -113,38 +128,38 @@ class BundleWriter:
         self.dir = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-{os.getpid()}-", dir=self.out.parent))
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def write_json(self, name: str, fmt: str, data) -> Path:
+    def write_json(self, name: str, fmt: str, data: Any) -> Path:
         path = self.dir / name
         path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         self.add(name, fmt)
         return path
 
-    def add(self, name: str, fmt: str, **facts) -> None:
-        """Register a file already written into `self.dir` (facts: opset, ir_version, precision)."""
-        self._extra[name] = {"format": fmt, **facts}
-
-    def has(self, name: str) -> bool:
-        return name in self._extra
+    def add(self, name: str, fmt: str, **facts: Any) -> None:
+        """Register a finished file of `self.dir` (facts: opset, ir_version, precision)."""
+        path = self.dir / name
+        self._files[name] = Artifact(path=name, format=fmt, sha256=sha256_of(path), size=path.stat().st_size, **facts)
 
     def remove(self, name: str) -> None:
         """Drop a file that turned out not to belong in the bundle."""
-        self._extra.pop(name, None)
+        self._files.pop(name, None)
         (self.dir / name).unlink(missing_ok=True)
 
-    def artifacts(self) -> tuple[Artifact, ...]:
-        return tuple(
-            Artifact(path=name, sha256=sha256_of(self.dir / name), size=(self.dir / name).stat().st_size, **facts)
-            for name, facts in self._extra.items()
-        )
-
-    def write_manifest(self, **fields) -> Manifest:
-        """Write manifest.json into the staging folder (checksums computed now)."""
+    def manifest(self, **fields: Any) -> Manifest:
         created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-        manifest = Manifest(format_version=FORMAT_VERSION, created=fields.pop("created", created),
-                            artifacts=self.artifacts(), **fields)
+        return Manifest(format_version=FORMAT_VERSION, created=fields.pop("created", created),
+                        artifacts=tuple(self._files.values()), **fields)
+
+    def draft(self, **fields: Any) -> Bundle:
+        """The staged files as a `Bundle`, with an in-memory manifest: predictors can be built
+        on it before anything is final."""
+        return Bundle(self.dir.resolve(), self.manifest(**fields))
+
+    def write_manifest(self, **fields: Any) -> Manifest:
+        """Write manifest.json into the staging folder: the last file of a bundle."""
+        manifest = self.manifest(**fields)
         (self.dir / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=1) + "\n", encoding="utf-8")
         return manifest
 

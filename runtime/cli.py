@@ -11,11 +11,13 @@ import json
 import os
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import click
 
 from . import __version__
 from .errors import BowgramError, InputError, missing_torch
+from .inputs import decode_utf8
 
 COMMAND_GROUP = "bowgram.commands"
 
@@ -92,12 +94,7 @@ def _read_inputs(texts: tuple[str, ...], input_path: str | None) -> list[str]:
                 raw, name = fh.read(), input_path
         except OSError as exc:
             raise InputError(f"cannot read --input {input_path}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(f"{name} is not valid UTF-8 (line {line}); convert it to UTF-8 first") from None
-    return text.splitlines()
+    return decode_utf8(raw, name).splitlines()
 
 
 def _options(fn, backend=True):
@@ -181,7 +178,8 @@ def generate(text, bundle, backend, threads, precision, n, temperature, top_k, s
 
 @main.command("eval")
 @click.argument("bundle", type=click.Path())
-@click.option("--data", required=True, type=click.Path(), help="TSV/fastText file (langid) or text file (nextword).")
+@click.option("--data", required=True, type=click.Path(path_type=Path),
+              help="langid: TSV 'label<TAB>text' or fastText lines; nextword: a text file.")
 @click.option("--backend", default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with the metrics.")
@@ -190,21 +188,13 @@ def evaluate(bundle, data, backend, precision, as_json):
 
     Example: bowgram eval artifacts/langid --data dev.tsv
     """
-    from .corpus import read_labelled, read_text
-    from .evaluate import langid_report, nextword_metrics
+    from . import tasks
     from .loader import load
 
     predictor = load(bundle, backend=backend, precision=precision)
-    if predictor.task == "langid":
-        metrics = langid_report(predictor, *read_labelled(data))
-    else:
-        metrics = nextword_metrics(predictor, read_text(data))
-    if as_json:
-        click.echo(json.dumps(metrics, ensure_ascii=False))
-        return
-    from .report import metrics_table
-
-    click.echo(metrics_table(predictor.task, metrics))
+    task = tasks.get(predictor.task)
+    metrics = task.evaluate(predictor, data)
+    click.echo(json.dumps(metrics, ensure_ascii=False) if as_json else task.metrics_table(metrics))
 
 
 @main.command()
@@ -216,7 +206,7 @@ def info(bundle, as_json):
     Example: bowgram info artifacts/langid
     """
     from .bundle import Bundle
-    from .report import manifest_summary
+    from .summary import manifest_summary
 
     manifest = Bundle.open(bundle).manifest
     click.echo(json.dumps(manifest.to_dict(), indent=1, ensure_ascii=False) if as_json else manifest_summary(manifest))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .inputs import decode_utf8
 
 NO_SPACE_SCRIPTS = ("zh", "ja", "th", "km")  # spans of these are cut by characters
 
@@ -24,12 +25,7 @@ def read_text(path: str | Path) -> str:
         raise InputError(f"data file not found: {path}") from None
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path} is not UTF-8 text (bad byte at line {line}); convert it, "
-                         "e.g. iconv -f latin1 -t utf-8") from None
+    return decode_utf8(raw, str(path))
 
 
 def read_labelled(path: str | Path) -> tuple[list[str], list[str]]:

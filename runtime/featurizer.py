@@ -17,7 +17,7 @@ language can reproduce the ids from the manifest and `vocab.json` alone:
    text order. Id 0 is padding. A text without letters has no ids.
 
 This is not a tokenizer for the language model (see `tokenizer.py`), and it does not batch or
-pad for a model: `pad()` does that, so callers can bucket by length first.
+pad for a model: `padding.py` does that, so callers can bucket by length first.
 """
 
 from __future__ import annotations
@@ -25,14 +25,19 @@ from __future__ import annotations
 import itertools
 import unicodedata
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 
 from .errors import BundleError
+from .manifest import FORMAT_VERSION
+from .wordtable import WordTable
 
 FNV_BASIS = 2166136261
 FNV_PRIME = 16777619
-BOUNDARY = 32
+BOUNDARY = 32  # the code point that separates words and wraps them for n-grams
+KIND = "words+char-ngrams"
+_DROPPED_IN_V2 = ("boundary_codepoint",)  # format 1 recorded it; it was always 32
 _TABLE_SIZE = 0x32400  # past the last CJK extension block; higher code points are boundaries
 TABLE_MIN_CHARS = 512  # shorter calls (~60 words): a dict lookup per word beats numpy's fixed costs
 
@@ -49,15 +54,21 @@ class FeaturizerSpec:
     max_n: int = 4
     buckets: int = 2**17
     hash: str = "fnv1a32-codepoints"
-    boundary_codepoint: int = BOUNDARY
     unicode_version: str = unicodedata.unidata_version
 
-    def to_dict(self) -> dict:
-        return {"kind": "words+char-ngrams", **asdict(self)}
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": KIND, **asdict(self)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FeaturizerSpec":
+    def from_dict(cls, data: dict[str, Any], format_version: int = FORMAT_VERSION) -> "FeaturizerSpec":
+        """The spec of a manifest; every field is honoured, an unknown one is refused."""
+        data = {k: v for k, v in data.items() if not (format_version == 1 and k in _DROPPED_IN_V2)}
+        if data.get("kind") != KIND:
+            raise BundleError(f"featurizer.kind is {data.get('kind')!r}, this task reads {KIND!r}")
         known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known - {"kind"})
+        if unknown:
+            raise BundleError(f"featurizer: unknown fields {unknown}; a newer bowgram may read this bundle")
         spec = cls(**{k: v for k, v in data.items() if k in known})
         if spec.normalization not in ("NFC", "NFKC", "NFD", "NFKD"):
             raise BundleError(f"featurizer.normalization: unknown form {spec.normalization!r}")
@@ -106,7 +117,7 @@ class Featurizer:
         self.num_words = len(vocab)
         self.num_ids = 1 + self.num_words + (spec.buckets if spec.max_n else 0)
         self._dict = vocab if self.word_features else {}
-        self._table: _WordTable | None = None  # built on the first big batch
+        self._table: WordTable | None = None  # built on the first big batch
         self._table_failed = False
 
     def _letters(self, texts: list[str]):
@@ -154,9 +165,9 @@ class Featurizer:
             self._ngrams(cps, is_b, tix, parts_ids, parts_tix)
         return _to_csr(parts_ids, parts_tix, len(texts))
 
-    def _word_table(self) -> "_WordTable | None":
+    def _word_table(self) -> "WordTable | None":
         if self._table is None and not self._table_failed:
-            self._table = _WordTable.build(self._dict)
+            self._table = WordTable.build(self._dict)
             self._table_failed = self._table is None
         return self._table
 
@@ -191,86 +202,6 @@ def _word_spans(is_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _word_starts(is_b), np.flatnonzero(~is_b & np.concatenate([is_b[1:], [True]])) + 1
 
 
-_BASE = 0x100000001B3  # odd, so invertible modulo 2**64
-
-
-def _powers(base: int, n: int) -> np.ndarray:
-    """base**0 .. base**(n-1) modulo 2**64."""
-    out = np.full(n, base, dtype=np.uint64)
-    if n:
-        out[0] = 1
-        np.cumprod(out, out=out)  # uint64 products wrap: modulo 2**64
-    return out
-
-
-def _span_hashes(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each span cps[start:end], for all spans at once: the polynomial
-    sum(cps[i] * B**(i - start)) mod 2**64 from prefix sums, then mixed."""
-    prefix = np.zeros(len(cps) + 1, dtype=np.uint64)
-    np.cumsum(cps.astype(np.uint64) * _powers(_BASE, len(cps)), out=prefix[1:])
-    h = (prefix[ends] - prefix[starts]) * _powers(pow(_BASE, -1, 2**64), len(cps) + 1)[starts]
-    h ^= h >> np.uint64(33)  # a bijective mix (murmur3's finalizer step) so the top bits,
-    h *= np.uint64(0xFF51AFD7ED558CCD)  # which pick a table slot, depend on every character
-    return h ^ (h >> np.uint64(33))
-
-
-@dataclass(frozen=True)
-class _WordTable:
-    """vocab.json as an open-addressing table of 64-bit word hashes, so a batch's words are
-    looked up in numpy rather than one dict access per word (the slowest step of featurizing).
-    A hit must also match the word's length; a vocabulary whose hashes collide (or hash to 0,
-    the empty mark) falls back to the dict."""
-
-    hashes: np.ndarray  # uint64 per slot, 0 = empty; ends with at least one empty slot
-    lengths: np.ndarray  # uint8: word length, capped at 255
-    ids: np.ndarray  # int32
-    shift: np.uint64  # a hash's home slot is hash >> shift
-
-    @classmethod
-    def build(cls, vocab: dict[str, int]) -> "_WordTable | None":
-        words = list(vocab)
-        if not words or len(vocab) >= 2**31:
-            return None
-        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        hashes = np.concatenate([_word_hashes(words[i : i + 4096], lengths[i : i + 4096])
-                                 for i in range(0, len(words), 4096)])
-        order = np.argsort(hashes)  # by hash is also by home slot (its top bits)
-        hashes = hashes[order]
-        if hashes[0] == 0 or (hashes[1:] == hashes[:-1]).any():
-            return None
-        bits = max(8, (4 * len(words) - 1).bit_length())  # at most a quarter full: short probes
-        shift = np.uint64(64 - bits)
-        rank = np.arange(len(words))
-        slot = rank + np.maximum.accumulate((hashes >> shift).astype(np.int64) - rank)  # linear probing
-        size = max(1 << bits, int(slot[-1]) + 1) + 1
-        table_hashes, table_lengths = np.zeros(size, np.uint64), np.zeros(size, np.uint8)
-        table_ids = np.zeros(size, np.int32)
-        table_hashes[slot] = hashes
-        table_lengths[slot] = np.minimum(lengths, 255)[order]
-        table_ids[slot] = np.fromiter(vocab.values(), dtype=np.int64, count=len(words))[order]
-        return cls(table_hashes, table_lengths, table_ids, shift)
-
-    def lookup(self, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        """Id of each word span, 0 when not in the vocabulary."""
-        hashes, lengths = _span_hashes(cps, starts, ends), np.minimum(ends - starts, 255)
-        out = np.zeros(len(hashes), dtype=np.int64)
-        active = np.arange(len(hashes))
-        slot = (hashes >> self.shift).astype(np.int64)
-        while len(active):  # each round probes the next slot for the words still unresolved
-            found = self.hashes[slot]
-            hit = (found == hashes) & (self.lengths[slot] == lengths)
-            out[active[hit]] = self.ids[slot[hit]]
-            more = (found != 0) & (found != hashes)  # another word's slot: keep probing
-            active, slot, hashes, lengths = active[more], slot[more] + 1, hashes[more], lengths[more]
-        return out
-
-
-def _word_hashes(words: list[str], lengths: np.ndarray) -> np.ndarray:
-    cps = np.frombuffer("".join(words).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    ends = np.cumsum(lengths)
-    return _span_hashes(cps, ends - lengths, ends)
-
-
 def _split_words(cps: np.ndarray, is_b: np.ndarray, tix: np.ndarray) -> tuple[list[str], np.ndarray]:
     """The words of the collapsed code points, and the text each belongs to."""
     return cps.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass").split(), tix[_word_starts(is_b)]
@@ -294,35 +225,3 @@ def _to_csr(parts_ids, parts_tix, n_texts: int) -> Features:
     return Features(ids, offsets)
 
 
-def bags(features: Features, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of `features` as (flat ids, start offsets): the EmbeddingBag form, no padding."""
-    starts, lengths = features.offsets[rows], features.lengths()[rows]
-    firsts = np.cumsum(lengths) - lengths  # where each row starts in the flat output
-    flat = np.repeat(starts - firsts, lengths) + np.arange(int(lengths.sum()))
-    return features.ids[flat], firsts.astype(np.int64)
-
-
-def pad(features: Features, rows: np.ndarray | None = None) -> np.ndarray:
-    """Rows of `features` as a zero-padded int64 matrix [len(rows), longest] (at least 1 wide)."""
-    if len(features.offsets) == 2 and (rows is None or len(rows) == 1):  # one text: a view, no copy
-        return (features.ids if len(features.ids) else np.zeros(1, np.int64))[None, :]
-    rows = np.arange(len(features.offsets) - 1) if rows is None else np.asarray(rows)
-    return pad_chunks(features, rows, np.array([len(rows)]))[0]
-
-
-def pad_chunks(features: Features, rows: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
-    """`rows` of `features` cut into consecutive chunks of `counts` rows, each chunk a zero-padded
-    matrix as wide as its longest row (at least 1): one pass over the ids for all chunks."""
-    counts = np.asarray(counts, dtype=np.int64)
-    lengths = features.lengths()[rows]
-    bounds = np.cumsum(counts) - counts  # first row of each chunk
-    widths = np.maximum(np.maximum.reduceat(lengths, bounds), 1) if len(rows) else np.ones(len(counts), np.int64)
-    sizes = counts * widths
-    bases = np.cumsum(sizes) - sizes  # where each chunk starts in the flat buffer
-    chunk = np.repeat(np.arange(len(counts)), counts)
-    row_starts = bases[chunk] + (np.arange(len(rows)) - bounds[chunk]) * widths[chunk]
-    ids, firsts = bags(features, rows)
-    flat = np.zeros(int(sizes.sum()), dtype=np.int64)
-    flat[np.repeat(row_starts - firsts, lengths) + np.arange(len(ids))] = ids
-    return [flat[b : b + n].reshape(c, w) for b, n, c, w in zip(bases.tolist(), sizes.tolist(), counts.tolist(),
-                                                                 widths.tolist())]

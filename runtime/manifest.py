@@ -1,18 +1,29 @@
 """The manifest: what a bundle holds and how to use it, as frozen dataclasses ↔ `manifest.json`.
 
 It owns the format version. Reading checks every required field and names the one that is
-wrong; it does not touch the files the manifest lists (that is `bundle.py`).
+wrong; it does not touch the files the manifest lists (that is `bundle.py`), nor check the
+task-specific parts (`featurizer`, `signature`, `model` sizes: the task's predictor does that).
+
+Format versions: 2 (written now) dropped fields nothing read (featurizer `boundary_codepoint`,
+tokenizer `bos`/`eos`/`unk`, model `num_inputs`) and made the tokenizer's `apostrophes` a plain
+list of characters; version 1 bundles still load (the dropped fields are ignored there).
+The ONNX model files and the data files must be present in every copy of a bundle; the torch
+formats (`OPTIONAL_FORMATS`) may be left out of a copy (the runtime wheel does), and a loader
+or `verify` reports them absent rather than failing.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from .errors import BundleError
 
-FORMAT_VERSION = 1
-TASKS = ("langid", "nextword")
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MODEL_FORMATS = ("onnx", "pt2", "torchscript")  # in order of preference for backend="auto"
+OPTIONAL_FORMATS = ("pt2", "torchscript")  # need torch to run: a copy of a bundle may leave them out
+PRECISIONS = ("fp32", "int8")
 
 
 @dataclass(frozen=True)
@@ -31,21 +42,25 @@ class Artifact:
     def is_model(self) -> bool:
         return self.format in MODEL_FORMATS
 
+    @property
+    def optional(self) -> bool:
+        return self.format in OPTIONAL_FORMATS
+
 
 @dataclass(frozen=True)
 class Manifest:
     format_version: int
     task: str
     created: str  # ISO 8601, UTC
-    producer: dict  # versions of bowgram, torch, onnx, python
-    model: dict  # architecture name and hyperparameters
-    featurizer: dict  # FeaturizerSpec or TokenizerSpec, with "kind"
-    signature: dict  # {"inputs": [{name, dtype, shape}], "outputs": [...]}, symbolic axes as str
+    producer: dict[str, str]  # versions of bowgram, torch, onnx, python
+    model: dict[str, Any]  # architecture name, hyperparameters, and the sizes the task checks
+    featurizer: dict[str, Any]  # FeaturizerSpec or TokenizerSpec, with "kind"
+    signature: dict[str, Any]  # {"inputs": [{name, dtype, shape}], "outputs": [...]}: see contract.py
     artifacts: tuple[Artifact, ...]
-    validation: dict = field(default_factory=dict)  # per model file: max abs diff, top-1 agreement
-    metrics: dict = field(default_factory=dict)  # training and dev metrics
+    validation: dict[str, Any] = field(default_factory=dict)  # per model file: max abs diff, top-1 agreement
+    metrics: dict[str, Any] = field(default_factory=dict)  # training and dev metrics
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["artifacts"] = [{k: v for k, v in a.items() if v is not None} for a in data["artifacts"]]
         return data
@@ -62,12 +77,21 @@ class Manifest:
                 f"bundle format_version {version} is newer than this bowgram reads "
                 f"({FORMAT_VERSION}); upgrade bowgram to load it"
             )
+        if version not in READABLE_VERSIONS:
+            raise BundleError(f"bundle format_version {version} is not one this bowgram reads {READABLE_VERSIONS}")
         required = [f.name for f in fields(cls) if f.name not in ("validation", "metrics")]
         for name in required:
             if name not in data:
                 raise BundleError(f"manifest.json: required field '{name}' is missing")
-        if data["task"] not in TASKS:
-            raise BundleError(f"manifest.json: field 'task' is {data['task']!r}, expected one of {TASKS}")
+        from .tasks import names as task_names  # the registry; imports no task module
+
+        if data["task"] not in task_names():
+            raise BundleError(f"manifest.json: field 'task' is {data['task']!r}, expected one of {task_names()}")
+        for name in ("producer", "model", "featurizer", "signature"):
+            if not isinstance(data[name], dict):
+                raise BundleError(f"manifest.json: field '{name}' is not an object")
+        if not isinstance(data["artifacts"], list):
+            raise BundleError("manifest.json: field 'artifacts' is not a list")
         return cls(
             **{k: data[k] for k in required if k != "artifacts"},
             artifacts=tuple(_artifact(a, i) for i, a in enumerate(data["artifacts"])),
@@ -93,4 +117,9 @@ def _artifact(data: object, index: int) -> Artifact:
     for name in ("path", "format", "sha256", "size"):
         if name not in data:
             raise BundleError(f"manifest.json: artifacts[{index}] lacks field '{name}'")
-    return Artifact(**{k: v for k, v in data.items() if k in known})
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise BundleError(f"manifest.json: artifacts[{index}] has unknown fields {unknown}")
+    if not isinstance(data["size"], int) or not isinstance(data["sha256"], str) or data.get("precision", "fp32") not in PRECISIONS:
+        raise BundleError(f"manifest.json: artifacts[{index}] has a bad size, sha256 or precision")
+    return Artifact(**data)

@@ -2,13 +2,14 @@
 
 The recipe, fully described by `TokenizerSpec` (stored in the manifest):
 
-1. Normalize with Unicode `normalization` (NFKC); typographic apostrophes (’ ‘ ʼ) become `'`;
-   lowercase with `str.lower()` if `lowercase`.
+1. Normalize with Unicode `normalization` (NFKC); every character of `apostrophes` (’ ‘ ʼ by
+   default) becomes `'`; lowercase with `str.lower()` if `lowercase`.
 2. Tokens are the matches of `pattern`: runs of letters and digits, with apostrophes kept
    inside words (`deserv'd`, `beauty's`), and every other non-space character on its own.
-3. Sequences: a training or evaluation text is split into paragraphs at blank lines; each
-   paragraph is one sequence ending in `</s>`. A context shorter than the model's context
-   size is padded on the left with `<s>`; a word not in `vocab.json` maps to `<unk>`.
+3. Sequences (`sequences: "paragraphs"`, the only kind): a training or evaluation text is split
+   into paragraphs at blank lines; each paragraph is one sequence ending in `</s>`. A context
+   shorter than the model's context size is padded on the left with `<s>`; a word not in
+   `vocab.json` maps to `<unk>`. `vocab.json` holds `<s>`, `</s>`, `<unk>` as ids 0, 1, 2.
 
 This is not the language identifier's featurizer (see `featurizer.py`).
 """
@@ -19,14 +20,19 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 
 from .errors import BundleError
+from .manifest import FORMAT_VERSION
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 SPECIALS = (BOS, EOS, UNK)
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+BOS_ID, EOS_ID, UNK_ID = 0, 1, 2  # their ids in every vocab.json
+KIND = "words"
+SEQUENCES = ("paragraphs",)
+_DROPPED_IN_V2 = ("bos", "eos", "unk")  # format 1 recorded the special tokens here; vocab.json holds them
 _NO_SPACE_BEFORE = set(".,;:!?')]}\"")
 _NO_SPACE_AFTER = set("([{")
 
@@ -37,20 +43,28 @@ class TokenizerSpec:
 
     normalization: str = "NFKC"
     lowercase: bool = True  # Shakespeare capitalizes every verse line: case is noise here
-    apostrophes: str = "\u2019\u2018\u02bc -> '"
+    apostrophes: str = "\u2019\u2018\u02bc"  # each of these characters becomes '
     pattern: str = r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_"
     sequences: str = "paragraphs"  # split at blank lines; each paragraph ends with </s>
-    bos: str = BOS
-    eos: str = EOS
-    unk: str = UNK
 
-    def to_dict(self) -> dict:
-        return {"kind": "words", **asdict(self)}
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": KIND, **asdict(self)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TokenizerSpec":
+    def from_dict(cls, data: dict[str, Any], format_version: int = FORMAT_VERSION) -> "TokenizerSpec":
+        """The spec of a manifest; every field is honoured, an unknown one is refused."""
+        if format_version == 1:
+            data = {k: v for k, v in data.items() if k not in _DROPPED_IN_V2}
+            data["apostrophes"] = str(data.get("apostrophes", "")).split(" -> ")[0].replace(" ", "")  # was "’‘ʼ -> '"
+        if data.get("kind") != KIND:
+            raise BundleError(f"tokenizer.kind is {data.get('kind')!r}, this task reads {KIND!r}")
         known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known - {"kind"})
+        if unknown:
+            raise BundleError(f"tokenizer: unknown fields {unknown}; a newer bowgram may read this bundle")
         spec = cls(**{k: v for k, v in data.items() if k in known})
+        if spec.normalization not in ("NFC", "NFKC", "NFD", "NFKD") or spec.sequences not in SEQUENCES:
+            raise BundleError(f"tokenizer: unsupported normalization {spec.normalization!r} or sequences {spec.sequences!r}")
         try:
             re.compile(spec.pattern)
         except re.error as exc:
@@ -62,9 +76,10 @@ class Tokenizer:
     def __init__(self, spec: TokenizerSpec):
         self.spec = spec
         self._pattern = re.compile(spec.pattern)
+        self._apostrophes = str.maketrans({c: "'" for c in spec.apostrophes})
 
     def tokens(self, text: str) -> list[str]:
-        text = unicodedata.normalize(self.spec.normalization, text).translate(_APOSTROPHES)
+        text = unicodedata.normalize(self.spec.normalization, text).translate(self._apostrophes)
         if self.spec.lowercase:
             text = text.lower()
         return self._pattern.findall(text)
@@ -72,20 +87,21 @@ class Tokenizer:
     def sequences(self, text: str) -> list[list[str]]:
         """Token lists of the paragraphs of `text`, each ending with `</s>`."""
         paragraphs = re.split(r"\n[ \t\r\f\v]*\n", text.replace("\r\n", "\n"))
-        return [toks + [self.spec.eos] for toks in map(self.tokens, paragraphs) if toks]
+        return [toks + [EOS] for toks in map(self.tokens, paragraphs) if toks]
 
 
 class Vocab:
     """Token ↔ id. Ids 0, 1, 2 are `<s>`, `</s>`, `<unk>`; words follow by frequency."""
 
     def __init__(self, token_to_id: dict[str, int]):
-        if [token_to_id.get(t) for t in SPECIALS] != [0, 1, 2]:
-            raise BundleError("vocab.json must map <s>, </s>, <unk> to 0, 1, 2")
+        if [token_to_id.get(t) for t in SPECIALS] != [BOS_ID, EOS_ID, UNK_ID]:
+            raise BundleError(f"vocab.json must map {', '.join(SPECIALS)} to {BOS_ID}, {EOS_ID}, {UNK_ID}")
         self.token_to_id = token_to_id
         self.words = [""] * len(token_to_id)
         for token, i in token_to_id.items():
             self.words[i] = token
-        self.unk_id = 2
+        if sorted(token_to_id.values()) != list(range(len(token_to_id))):
+            raise BundleError("vocab.json: ids must be 0..N-1, each used once")
 
     def __len__(self) -> int:
         return len(self.words)
@@ -98,13 +114,13 @@ class Vocab:
         return cls({t: i for i, t in enumerate([*SPECIALS, *ranked])})
 
     def ids(self, tokens: list[str]) -> list[int]:
-        get, unk = self.token_to_id.get, self.unk_id
+        get, unk = self.token_to_id.get, UNK_ID
         return [get(t, unk) for t in tokens]
 
 
 def context_ids(token_lists: list[list[str]], vocab: Vocab, size: int) -> np.ndarray:
     """The last `size` tokens of each context as ids, left-padded with `<s>`: int64 [n, size]."""
-    out = np.zeros((len(token_lists), size), dtype=np.int64)  # 0 is <s>
+    out = np.full((len(token_lists), size), BOS_ID, dtype=np.int64)
     for row, tokens in enumerate(token_lists):
         ids = vocab.ids(tokens[-size:]) if size else []
         if ids:
@@ -116,7 +132,7 @@ def windows(sequences: list[list[str]], vocab: Vocab, size: int) -> tuple[np.nda
     """Every (context, next token) pair of the sequences: int64 [n, size] and int64 [n]."""
     contexts, targets = [], []
     for seq in sequences:
-        ids = np.asarray([0] * size + vocab.ids(seq), dtype=np.int64)
+        ids = np.asarray([BOS_ID] * size + vocab.ids(seq), dtype=np.int64)
         if len(ids) > size:
             idx = np.arange(len(ids) - size)[:, None] + np.arange(size)[None, :]
             contexts.append(ids[idx])

@@ -1,21 +1,25 @@
 """Proving a bundle: checksums, then its test vectors reproduced on every backend.
 
 `compare_outputs` is the one comparison used both here (stored vectors vs a backend) and by the
-exporter (the torch model vs each exported file): names, then shapes, then values.
+exporter (the torch model vs each exported file): names, then shapes, then values, within the
+task contract's tolerance.
 """
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import numpy as np
 
+from . import backends, tasks
+from .bundle import Bundle
 from .errors import BackendUnavailable, VerificationError
-
-ATOL = 1e-5  # on log-probabilities; our models are small and deterministic
-RTOL = 1e-5  # plus this much of |reference|: float32 sums of hundreds of embeddings round differently
+from .tasks import Predictor
 
 
-def compare_outputs(reference: dict[str, np.ndarray], actual: dict[str, np.ndarray], atol: float = ATOL,
-                    rtol: float = RTOL) -> dict:
+def compare_outputs(reference: dict[str, np.ndarray], actual: dict[str, np.ndarray], atol: float,
+                    rtol: float) -> dict[str, float]:
     """Max |difference| per output; raises VerificationError naming every failing output.
 
     Values pass where |actual - reference| <= atol + rtol * |reference| (numpy's allclose rule).
@@ -41,48 +45,58 @@ def compare_outputs(reference: dict[str, np.ndarray], actual: dict[str, np.ndarr
     return report
 
 
-def check_examples(predictor, examples: dict, atol: float = ATOL) -> dict:
+def check_examples(predictor: Predictor, examples: dict[str, Any]) -> dict[str, Any]:
     """Run the bundle's test vectors through a loaded predictor: ids first, then outputs.
 
     An int8 model is held to its own recorded outputs (`top_int8`), not to the fp32 ones.
     """
-    backend, worst = predictor.backend, 0.0
-    key = "top_int8" if getattr(predictor, "precision", "fp32") == "int8" else "top"
+    contract, worst = tasks.get(predictor.task).contract, 0.0
+    key = "top_int8" if predictor.precision == "int8" else "top"
     for ex in examples["examples"]:
         ids = predictor.input_ids(ex["text"])
         if ids != ex["ids"]:
             raise VerificationError(f"featurizer mismatch for {ex['text']!r}: ids {ids[:8]}… differ from the stored ones")
-        out = backend.run({backend.input_names[0]: np.asarray([ids], dtype=np.int64)})[backend.output_names[0]][0]
+        out = predictor.run(np.asarray([ids], dtype=np.int64))[0]
         index = [t[0] for t in ex[key]]
-        worst = max(worst, compare_outputs({"top": np.array([t[2] for t in ex[key]])}, {"top": out[index]}, atol)["top"])
+        diff = compare_outputs({"top": np.array([t[2] for t in ex[key]])}, {"top": out[index]}, contract.atol, contract.rtol)
+        worst = max(worst, diff["top"])
         if int(np.argmax(out)) != index[0]:
             raise VerificationError(f"top-1 for {ex['text']!r} is id {int(np.argmax(out))}, expected {index[0]}")
     return {"examples": len(examples["examples"]), "max_abs_diff": worst}
 
 
-def verify_bundle(path, backend_names: list[str] | None = None, threads: int = 1) -> dict:
-    """Checksums of every file, then the test vectors on each named (or every available) backend."""
-    from . import backends
-    from .bundle import Bundle
-    from .loader import load
-
+def verify_bundle(path: str | os.PathLike[str], backend_names: list[str] | None = None) -> dict[str, Any]:
+    """Checksums of every file, then the test vectors on each named (or every available) backend;
+    every model file is loaded once."""
     bundle = Bundle.open(path)
-    report = {"bundle": str(bundle.path), "task": bundle.manifest.task, "files": bundle.verify_checksums(), "backends": {}}
+    manifest = bundle.manifest
+    predictor_class = tasks.get(manifest.task).predictor
+    report: dict[str, Any] = {"bundle": str(bundle.path), "task": manifest.task, "files": bundle.verify_checksums(),
+                              "backends": {}}
+    results = report["backends"]
     examples = bundle.read_json("examples")
-    for fmt, facts in bundle.manifest.validation.items():
+    for fmt, facts in manifest.validation.items():
         if "skipped" in facts and backend_names is None:
-            report["backends"][fmt] = {"skipped": f"not in this bundle (export skipped it: {facts['skipped']})"}
-    for fmt in bundle.manifest.model_formats() if backend_names is None else backend_names:
-        if backend_names is None and fmt not in backends.names():
-            report["backends"][fmt] = {"skipped": f"no backend named {fmt!r} is installed"}
+            results[fmt] = {"skipped": f"not in this bundle (export skipped it: {facts['skipped']})"}
+    for fmt in manifest.model_formats() if backend_names is None else backend_names:
+        reason = _reason_to_skip(bundle, fmt) if backend_names is None else None
+        if reason:
+            results[fmt] = {"skipped": reason}
             continue
-        if backend_names is None and not backends.get(fmt).available():
-            report["backends"][fmt] = {"skipped": f"needs: pip install {backends.get(fmt).extra}"}
-            continue
-        predictor = load(bundle.path, backend=fmt, threads=threads)
-        report["backends"][fmt] = check_examples(predictor, examples)
-        if fmt == "onnx" and bundle.manifest.artifact("onnx", "int8") is not None:
-            report["backends"]["onnx-int8"] = check_examples(load(bundle.path, backend="onnx", precision="int8"), examples)
-    if not any("examples" in r for r in report["backends"].values()):
-        raise BackendUnavailable("no backend could run this bundle: " + str(report["backends"]))
+        results[fmt] = check_examples(predictor_class(bundle, backend=fmt), examples)
+        if fmt == "onnx" and manifest.artifact("onnx", "int8") is not None:
+            results["onnx-int8"] = check_examples(predictor_class(bundle, backend=fmt, precision="int8"), examples)
+    if not any("examples" in r for r in results.values()):
+        raise BackendUnavailable("no backend could run this bundle: " + str(results))
     return report
+
+
+def _reason_to_skip(bundle: Bundle, fmt: str) -> str | None:
+    if fmt not in backends.names():
+        return f"no backend named {fmt!r} is installed"
+    artifact = bundle.artifact(fmt)
+    if artifact.optional and not bundle.present(artifact):
+        return f"{artifact.path} is not in this copy of the bundle (optional: it needs torch)"
+    if not backends.get(fmt).available():
+        return f"needs: pip install {backends.get(fmt).extra}"
+    return None

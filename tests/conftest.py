@@ -1,22 +1,35 @@
-"""Shared fixtures: the two tutorial bundles, trained once per test session, and a CLI runner."""
+"""Shared fixtures: the committed tutorial bundles (no torch needed), freshly trained ones
+(torch), and a CLI runner."""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from bowgram.runtime import tasks
+
+BUNDLES = Path(__file__).resolve().parent / "bundles"  # rebuilt by tests/bundles/rebuild.py
+
 
 @pytest.fixture(scope="session")
 def tutorial_bundles(tmp_path_factory):
-    """{'langid': path, 'nextword': path}: tutorial models trained and exported (needs torch)."""
+    """{task: path}: a session-private copy of the committed tutorial bundles."""
+    root = tmp_path_factory.mktemp("bundles")
+    return {task: Path(shutil.copytree(BUNDLES / task, root / task)) for task in tasks.names()}
+
+
+@pytest.fixture(scope="session")
+def trained_bundles(tmp_path_factory):
+    """{task: path}: every task's tutorial model trained and exported in this session (needs torch)."""
     pytest.importorskip("torch", reason="training needs the [export] extra")
     from bowgram.export.build import config_for, train_and_export
 
-    root = tmp_path_factory.mktemp("bundles")
+    root = tmp_path_factory.mktemp("trained")
     paths = {}
-    for task in ("langid", "nextword"):
+    for task in tasks.names():
         paths[task] = root / task
         train_and_export(task, "tutorial", paths[task], config_for(task, "tutorial", {}, {"quiet": True}))
     return paths

@@ -276,10 +276,10 @@ DATA_CASES = [
     DataCase("empty-file", "langid", b"", "no labelled lines"),
     DataCase("tsv-line-without-tab", "langid", b"en\tHello there\nthis line has no tab\n", ":2: no tab"),
     DataCase("label-with-spaces", "langid", b"en us\tHello there\n", "bad label"),
-    DataCase("not-utf8", "langid", b"fr\tcaf\xe9 cr\xe8me\n", "not UTF-8"),
+    DataCase("not-utf8", "langid", b"fr\tcaf\xe9 cr\xe8me\n", "not valid UTF-8"),
     DataCase("one-label-only", "langid", b"en\tHello\nen\tWorld\n", "two different labels"),
     DataCase("too-small-for-context", "nextword", b"hello\n", "too little text"),
-    DataCase("nextword-not-utf8", "nextword", b"\xff\xfe\x00h\x00i", "not UTF-8"),
+    DataCase("nextword-not-utf8", "nextword", b"\xff\xfe\x00h\x00i", "not valid UTF-8"),
 ]
 
 

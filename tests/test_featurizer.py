@@ -8,7 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec, pad, pad_chunks
+from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec
+from bowgram.runtime.padding import pad, pad_chunks
 
 SPEC = FeaturizerSpec(min_n=1, max_n=4, buckets=1000)
 VOCAB = {"hola": 1, "que": 2, "das": 3}

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from bowgram.runtime import InputError, load
-from bowgram.runtime.evaluate import langid_metrics, nextword_metrics
+from bowgram.runtime.bundle import Bundle
+from bowgram.runtime.tasks import langid, nextword
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +91,12 @@ class UniformBackend:
         return {"log_probs": np.full((n, self.size), -np.log(self.size), dtype=np.float32)}
 
 
-def test_perplexity_of_a_uniform_model_is_the_vocab_size(tutorial_bundles):
-    predictor = load(tutorial_bundles["nextword"])
-    predictor.backend = UniformBackend(len(predictor.vocab))
-    metrics = nextword_metrics(predictor, "When forty winters zzzz\n\nthy brow")
+def test_perplexity_of_a_uniform_model_is_the_vocab_size(tutorial_bundles, tmp_path):
+    vocab_size = len(load(tutorial_bundles["nextword"]).vocab)
+    predictor = load(Bundle.open(tutorial_bundles["nextword"]), backend=UniformBackend(vocab_size))
+    data = tmp_path / "valid.txt"
+    data.write_text("When forty winters zzzz\n\nthy brow", encoding="utf-8")
+    metrics = nextword.evaluate(predictor, data)
     assert metrics["tokens"] == 8  # 4 words + </s>, 2 words + </s>
     assert metrics["oov"] == 1 and metrics["oov_rate"] == pytest.approx(1 / 8)
     assert metrics["perplexity"] == pytest.approx(len(predictor.vocab), rel=1e-5)
@@ -102,7 +105,7 @@ def test_perplexity_of_a_uniform_model_is_the_vocab_size(tutorial_bundles):
 def test_langid_metrics_on_a_hand_checked_file(identifier):
     gold = ["SPANISH", "ENGLISH", "SPANISH", "FRENCH"]
     texts = ["me gusta comer en la cafeteria", "Give it to me", "Give it to me", "bonjour"]
-    m = langid_metrics(identifier, gold, texts)
+    m = langid.metrics_of(identifier, gold, texts)
     assert (m["n"], m["covered"], m["unknown_labels"]) == (4, 3, {"FRENCH": 1})
     assert m["accuracy"] == pytest.approx(2 / 3)
     # SPANISH: P=1/1 R=1/2 F1=2/3; ENGLISH: P=1/2 R=1/1 F1=2/3
@@ -128,7 +131,7 @@ def test_int8_variant_loads_and_agrees_on_the_best_answer(tutorial_bundles, task
 
 
 def test_backend_calls_stay_within_the_cell_budget(identifier):
-    from bowgram.runtime.langid import MAX_CELLS
+    from bowgram.runtime.tasks.langid import MAX_CELLS
 
     lengths = np.array([1] * 1000 + [300] * 70 + [50_000])
     counts = identifier._chunks(lengths)

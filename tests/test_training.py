@@ -14,7 +14,8 @@ from bowgram.export.build import config_for, train_and_export  # noqa: E402
 from bowgram.export.models import BowClassifier, Ensemble, NgramLM  # noqa: E402
 from bowgram.export.trainer import _update_average  # noqa: E402
 from bowgram.runtime import load  # noqa: E402
-from bowgram.runtime.featurizer import Features, bags, pad  # noqa: E402
+from bowgram.runtime.featurizer import Features  # noqa: E402
+from bowgram.runtime.padding import bags, pad  # noqa: E402
 
 
 def test_bag_mode_gives_the_padded_sums():

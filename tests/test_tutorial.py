@@ -6,13 +6,12 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="training needs the [export] extra")
 
-from bowgram.export import langid as langid_train  # noqa: E402
-from bowgram.export import nextword as nextword_train  # noqa: E402
+from bowgram.export import langid_training, nextword_training  # noqa: E402
 from bowgram.export.models import BowClassifier  # noqa: E402
 from bowgram.export.trainer import seed_everything  # noqa: E402
 from bowgram.export.tutorial import LANGID_TEST  # noqa: E402
 from bowgram.runtime import load  # noqa: E402
-from bowgram.runtime.featurizer import pad  # noqa: E402
+from bowgram.runtime.padding import pad  # noqa: E402
 
 
 def _creo_lean(model, vocab, labels) -> float:
@@ -24,10 +23,10 @@ def _creo_lean(model, vocab, labels) -> float:
 
 @pytest.mark.slow
 def test_langid_tutorial_classifies_both_test_sentences_everywhere(tutorial_bundles):
-    result = langid_train.train("tutorial", langid_train.TUTORIAL)
-    model, labels, vocab = result.model, result.labels, result.vocab
-    seed_everything(langid_train.TUTORIAL.train.seed)
-    untrained = BowClassifier(len(vocab) + 1, len(labels), langid_train.TUTORIAL.dim)
+    result = langid_training.train("tutorial", langid_training.TUTORIAL)
+    model, labels, vocab = result.model, result.data_files["labels.json"][1], result.data_files["vocab.json"][1]
+    seed_everything(langid_training.TUTORIAL.train.seed)
+    untrained = BowClassifier(len(vocab) + 1, len(labels), langid_training.TUTORIAL.dim)
     assert _creo_lean(model, vocab, labels) > _creo_lean(untrained, vocab, labels)
 
     texts, gold = [t for _, t in LANGID_TEST], [g for g, _ in LANGID_TEST]
@@ -42,7 +41,7 @@ def test_langid_tutorial_classifies_both_test_sentences_everywhere(tutorial_bund
 
 @pytest.mark.slow
 def test_nextword_tutorial_loss_falls_every_epoch():
-    result = nextword_train.train("tutorial", nextword_train.TUTORIAL)
+    result = nextword_training.train("tutorial", nextword_training.TUTORIAL)
     losses = [h["train_loss"] for h in result.metrics["history"]]
     assert len(losses) == 10
     assert all(later < earlier for earlier, later in zip(losses, losses[1:])), losses

@@ -13,11 +13,12 @@ import functools
 import importlib.util
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import BackendUnavailable
+from ..bundle import Bundle
+from ..errors import BackendUnavailable, InputError
 
 GROUP = "bowgram.backends"
 
@@ -30,7 +31,7 @@ class Backend:
     module: ClassVar[str]  # the import that must succeed for this backend to work
     extra: ClassVar[str]  # what to `pip install` when it does not
 
-    def __init__(self, path: Path, signature: dict, threads: int = 1):
+    def __init__(self, path: Path, signature: dict[str, Any], threads: int = 1):
         self.path = path
         self.input_names = [t["name"] for t in signature["inputs"]]
         self.output_names = [t["name"] for t in signature["outputs"]]
@@ -85,19 +86,6 @@ def get(name: str) -> type[Backend]:
     return cls
 
 
-def for_format(fmt: str) -> list[type[Backend]]:
-    """Every registered backend that reads `fmt`, the one named like the format first."""
-    classes = []
-    for name in names():
-        try:
-            cls = get(name)
-        except BackendUnavailable:
-            continue
-        if cls.format == fmt:
-            classes.append(cls)
-    return sorted(classes, key=lambda c: c.name != fmt)
-
-
 def choose(name: str, formats: list[str]) -> type[Backend]:
     """The backend class for `name`, or for "auto" the first available one of `formats`."""
     if name != "auto":
@@ -111,3 +99,14 @@ def choose(name: str, formats: list[str]) -> type[Backend]:
         get(formats[0]).require()  # names the missing extra
     raise BackendUnavailable(f"no installed backend reads this bundle's formats ({', '.join(formats)}); "
                              f"known backends: {', '.join(names())}")
+
+
+def open_model(bundle: Bundle, name: str = "auto", precision: str = "fp32", threads: int = 1) -> Backend:
+    """The bundle's model file for `precision`, checked and loaded by the backend `name`
+    ("auto": the first format of the manifest that this copy holds and an installed backend reads)."""
+    if threads < 1:
+        raise InputError(f"threads must be at least 1, got {threads}")
+    manifest = bundle.manifest
+    held = [f for f in manifest.model_formats() if bundle.present(bundle.artifact(f))] if name == "auto" else []
+    cls = choose(name, held or manifest.model_formats())
+    return cls(bundle.checked(bundle.artifact(cls.format, precision)), manifest.signature, threads)

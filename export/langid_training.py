@@ -1,4 +1,5 @@
-"""Training the language identifier: data, short-span augmentation, the featurizer's vocab, fit.
+"""Training the language identifier: data, short-span augmentation, the featurizer's vocab, fit;
+and its report plots (per-language F1, most-confused languages).
 
 Features come from the runtime's `Featurizer`: the ids the model learns from are the ids it
 will be served.
@@ -8,21 +9,23 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
+from typing import Any
 
+import click
 import numpy as np
 import torch
 
 from bowgram.runtime.corpus import read_labelled, short_spans
 from bowgram.runtime.errors import InputError
-from bowgram.runtime.evaluate import langid_metrics
-from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec, bags, pad
+from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec
+from bowgram.runtime.padding import bags, pad
+from bowgram.runtime.tasks.langid import metrics_of
 
 from . import tutorial
 from .models import BowClassifier
-from .package import Quality, Trained
 from .trainer import TrainConfig, fit, recorded, resolve_device, seed_everything
+from .training import Quality, TaskTraining, Trained, default_data
 
 @dataclass(frozen=True)
 class LangidConfig:
@@ -52,8 +55,7 @@ def load_data(data: str, seed: int = 0):
         (tl, tt), (dl, dt) = zip(*tutorial.LANGID_TRAIN), zip(*tutorial.LANGID_TEST)
         return list(tl), list(tt), list(dl), list(dt)
     if data == "default":
-        root = resources.files("bowgram.export").joinpath("data", "langid")
-        return (*read_labelled(Path(str(root / "train.tsv.gz"))), *read_labelled(Path(str(root / "dev.tsv.gz"))))
+        return (*read_labelled(default_data("langid", "train.tsv.gz")), *read_labelled(default_data("langid", "dev.tsv.gz")))
     labels, texts = read_labelled(data)
     if len(labels) < 2 or len(set(labels)) < 2:
         raise InputError(f"{data}: need at least two labelled lines and two different labels to train")
@@ -74,7 +76,7 @@ def build_vocab(featurizer_spec: FeaturizerSpec, texts: list[str], min_count: in
 
 
 def train(data: str, config: LangidConfig) -> Trained:
-    """Train on `data`; returns what `package.write_bundle` needs."""
+    """Train on `data`; returns what the exporter needs."""
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     train_labels, train_texts, dev_labels, dev_texts = load_data(data, config.train.seed)
@@ -112,18 +114,16 @@ def train(data: str, config: LangidConfig) -> Trained:
 
     model, history, best = fit(model, batches, -(-len(keep) // batch_size), score, config.train)
     return Trained(
-        task="langid", model=model, featurizer=spec.to_dict(), vocab=vocab, names=names, labels=names,
+        task="langid", model=model, featurizer=spec.to_dict(), sizes={"labels": len(names)},
+        data_files={"vocab.json": ("vocab", vocab), "labels.json": ("labels", names)}, facts={"labels": names},
         fp16="embedding" if config.fp16_embeddings else None,
-        model_info={"architecture": "bow-classifier", "num_ids": featurizer.num_ids, "num_inputs": featurizer.num_ids,
-                    "num_labels": len(names), "dim": config.dim, "hidden": config.hidden,
-                    "embedding_dtype": "float16" if config.fp16_embeddings else "float32",
-                    "training": recorded(config),
-                    "signature": {"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", "tokens"]}],
-                                  "outputs": [{"name": "log_probs", "dtype": "float32", "shape": ["batch", len(names)]}]}},
+        model_info={"architecture": "bow-classifier", "num_ids": featurizer.num_ids, "dim": config.dim,
+                    "hidden": config.hidden, "embedding_dtype": "float16" if config.fp16_embeddings else "float32",
+                    "training": recorded(config)},
         metrics={"history": history, "best": best, "train_rows": len(keep), "device": str(device)},
         example_texts=_example_texts(dev_labels, dev_texts) + tutorial_examples(),
-        evaluate=lambda p: langid_metrics(p, dev_labels, dev_texts, confusions=1000),
-        quality=Quality("dev accuracy", lambda p: langid_metrics(p, dev_labels, dev_texts)["accuracy"],
+        evaluate=lambda p: metrics_of(p, dev_labels, dev_texts, confusions=1000),
+        quality=Quality("dev accuracy", lambda p: metrics_of(p, dev_labels, dev_texts)["accuracy"],
                         lambda fp32, int8: int8 >= fp32 - 0.003, "int8 accuracy at most 0.3 points below fp32"),
     )
 
@@ -144,7 +144,8 @@ def _example_texts(labels: list[str], texts: list[str], n: int = 12) -> list[str
 
 
 @torch.no_grad()
-def accuracy(model, featurizer, index, labels, texts, device, batch: int = 2048) -> float:
+def accuracy(model: torch.nn.Module, featurizer: Featurizer, index: dict[str, int], labels: list[str], texts: list[str],
+             device: torch.device, batch: int = 2048) -> float:
     if not texts:
         return 0.0
     x = featurizer(texts)
@@ -156,3 +157,63 @@ def accuracy(model, featurizer, index, labels, texts, device, batch: int = 2048)
         empty = x.lengths()[rows] == 0
         correct += int(((pred == gold[rows]) & ~empty).sum())
     return correct / len(texts)
+
+
+def plots(folder: Path, dev: dict[str, Any], plt: Any) -> list[str]:
+    """The report's language-ID plots: per-language F1, and the most-confused languages."""
+    return [_f1(folder, dev, plt)] + ([_confusions(folder, dev, plt)] if dev["confusions"] else [])
+
+
+def _f1(folder: Path, dev: dict[str, Any], plt: Any) -> str:
+    rows = sorted(dev["per_label"].items(), key=lambda kv: kv[1]["f1"])
+    fig, ax = plt.subplots(figsize=(7, max(4, len(rows) * 0.16)), dpi=100)
+    ax.barh([label for label, _ in rows], [r["f1"] for _, r in rows], color="tab:blue")
+    ax.set_xlabel("F1 on the dev set")
+    ax.set_xlim(min(0.5, min(r["f1"] for _, r in rows)), 1.0)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_title("Per-language F1 (dev), worst at the bottom")
+    ax.margins(y=0.005)
+    fig.tight_layout()
+    fig.savefig(folder / "per_language_f1.png")
+    plt.close(fig)
+    return "per_language_f1.png"
+
+
+def _confusions(folder: Path, dev: dict[str, Any], plt: Any, size: int = 12) -> str:
+    langs: list[str] = []
+    for c in dev["confusions"]:
+        for lang in (c["gold"], c["predicted"]):
+            if lang not in langs and len(langs) < size:
+                langs.append(lang)
+    index = {lang: i for i, lang in enumerate(langs)}
+    matrix = np.zeros((len(langs), len(langs)), dtype=int)
+    for c in dev["confusions"]:
+        if c["gold"] in index and c["predicted"] in index:
+            matrix[index[c["gold"]], index[c["predicted"]]] += c["count"]
+    fig, ax = plt.subplots(figsize=(6.5, 5.5), dpi=100)
+    image = ax.imshow(matrix, cmap="Reds")
+    ax.set_xticks(range(len(langs)), langs, rotation=45)
+    ax.set_yticks(range(len(langs)), langs)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    for (i, j), v in np.ndenumerate(matrix):
+        if v:
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
+                    color="white" if v > matrix.max() / 2 else "black")
+    fig.colorbar(image, ax=ax, label="dev sentences (errors only)")
+    ax.set_title("Most-confused languages (dev errors)")
+    fig.tight_layout()
+    fig.savefig(folder / "confusions.png")
+    plt.close(fig)
+    return "confusions.png"
+
+
+TRAINING = TaskTraining(
+    task="langid", default=LangidConfig(), tutorial=TUTORIAL, train=train, plots=plots,
+    help="Train the language identifier.\n\nExample: bowgram train langid --data tutorial --out /tmp/lid",
+    options=[
+        click.option("--dim", type=click.IntRange(min=1), help="Embedding size."),
+        click.option("--buckets", type=click.IntRange(min=1, max=2**24), help="Hash buckets for character n-grams."),
+        click.option("--max-n", type=click.IntRange(min=0), help="Longest character n-gram (0 turns them off)."),
+    ],
+)

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 
+import click
 import numpy as np
 import torch
 
 from bowgram.runtime.corpus import read_text
 from bowgram.runtime.errors import InputError
-from bowgram.runtime.evaluate import sequence_metrics
-from bowgram.runtime.tokenizer import Tokenizer, TokenizerSpec, Vocab, windows
+from bowgram.runtime.tasks.nextword import metrics_of
+from bowgram.runtime.tokenizer import BOS_ID, UNK_ID, Tokenizer, TokenizerSpec, Vocab, windows
 
 from . import tutorial
 from .models import Ensemble, NgramLM, WithTopK
-from .package import Quality, Trained
-from .trainer import TrainConfig, fit, recorded, resolve_device, seed_everything
+from .trainer import Batches, TrainConfig, fit, recorded, resolve_device, seed_everything
+from .training import Quality, TaskTraining, Trained, default_data
 
 
 TOP_K = 16  # best words the exported graph returns beside the full log-probs (ONNX TopK)
@@ -56,12 +56,11 @@ def load_text(data: str) -> tuple[str, str | None]:
     if data == "tutorial":
         return tutorial.SONNET_2, None
     if data == "default":
-        root = resources.files("bowgram.export").joinpath("data", "lm")
-        return read_text(Path(str(root / "train.txt"))), read_text(Path(str(root / "valid.txt")))
+        return read_text(default_data("lm", "train.txt")), read_text(default_data("lm", "valid.txt"))
     return read_text(data), None
 
 
-def split_valid(sequences: list[list[str]]) -> tuple[list, list]:
+def split_valid(sequences: list[list[str]]) -> tuple[list[list[str]], list[list[str]]]:
     """Last 10% of the paragraphs for validation, when no valid text was given."""
     if len(sequences) < 10:
         return sequences, []
@@ -70,6 +69,7 @@ def split_valid(sequences: list[list[str]]) -> tuple[list, list]:
 
 
 def train(data: str, config: NextwordConfig) -> Trained:
+    """Train on `data`; returns what the exporter needs."""
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     spec = TokenizerSpec(lowercase=config.lowercase)
@@ -88,7 +88,7 @@ def train(data: str, config: NextwordConfig) -> Trained:
     x_t, y_t = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     vx_t, vy_t = torch.from_numpy(vx).to(device), torch.from_numpy(vy).to(device)
 
-    def score(m):
+    def score(m: torch.nn.Module) -> dict[str, float]:
         if len(vy) == 0:  # no validation text: follow the training loss
             return {"score": float(loss_of(m, x_t, y_t))}
         ppl = float(np.exp(loss_of(m, vx_t, vy_t)))
@@ -99,7 +99,7 @@ def train(data: str, config: NextwordConfig) -> Trained:
         seed = config.train.seed + member
         seed_everything(seed)
         model = NgramLM(len(vocab), config.context, config.dim, config.hidden, config.dropout, config.tie).to(device)
-        batches = _batches(x_t, y_t, vocab.unk_id, config, seed)
+        batches = _batches(x_t, y_t, config, seed)
         name = f"model {member + 1}/{config.members} " if config.members > 1 else ""
         model, member_history, best = fit(model, batches, -(-len(y) // config.train.batch_size), score,
                                           dataclasses.replace(config.train, seed=seed), higher_is_better=False, name=name)
@@ -111,47 +111,56 @@ def train(data: str, config: NextwordConfig) -> Trained:
     top_k = min(TOP_K, len(vocab))
     evaluation_text = valid_seqs or sequences
     return Trained(
-        task="nextword", model=WithTopK(model, top_k), featurizer=spec.to_dict(), vocab=vocab.token_to_id,
-        names=vocab.words, fp16="all" if config.fp16 else None,
-        model_info={"architecture": "ngram-lm", "vocab_size": len(vocab), "num_inputs": len(vocab),
-                    "context": config.context, "dim": config.dim, "hidden": config.hidden,
-                    "dropout": config.dropout, "tie": config.tie, "members": config.members,
-                    "weights_dtype": "float16" if config.fp16 else "float32", "training": recorded(config),
-                    "signature": {"inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", config.context]}],
-                                  "outputs": [{"name": "log_probs", "dtype": "float32", "shape": ["batch", len(vocab)]},
-                                              {"name": "top_log_probs", "dtype": "float32", "shape": ["batch", top_k]},
-                                              {"name": "top_ids", "dtype": "int64", "shape": ["batch", top_k]}]}},
+        task="nextword", model=WithTopK(model, top_k), featurizer=spec.to_dict(),
+        data_files={"vocab.json": ("vocab", vocab.token_to_id)},
+        sizes={"context": config.context, "vocab": len(vocab), "top_k": top_k}, fp16="all" if config.fp16 else None,
+        model_info={"architecture": "ngram-lm", "dim": config.dim, "hidden": config.hidden, "dropout": config.dropout,
+                    "tie": config.tie, "members": config.members,
+                    "weights_dtype": "float16" if config.fp16 else "float32", "training": recorded(config)},
         metrics={"history": history, "best": best, "train_tokens": len(y), "valid_tokens": len(vy),
-                 "device": str(device), "valid_oov_rate": float((vy == vocab.unk_id).mean()) if len(vy) else None},
-        evaluate=lambda p: sequence_metrics(p, evaluation_text),
-        quality=Quality("valid perplexity", lambda p: sequence_metrics(p, evaluation_text)["perplexity"],
+                 "device": str(device), "valid_oov_rate": float((vy == UNK_ID).mean()) if len(vy) else None},
+        evaluate=lambda p: metrics_of(p, evaluation_text),
+        quality=Quality("valid perplexity", lambda p: metrics_of(p, evaluation_text)["perplexity"],
                         lambda fp32, int8: int8 <= fp32 * 1.02, "int8 perplexity at most 2% above fp32"),
         example_texts=["when forty winters shall", "to be or not to", "thy beauty's", "", "and",
                        "my lord , i", "what say you ?"],
     )
 
 
-def _batches(x: torch.Tensor, y: torch.Tensor, unk_id: int, config: NextwordConfig, seed: int):
+def _batches(x: torch.Tensor, y: torch.Tensor, config: NextwordConfig, seed: int) -> Batches:
     """Shuffled mini-batches for one model; context words randomly replaced by <unk>."""
     batch_size = config.train.batch_size
 
-    def batches(epoch: int):
+    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
         order = torch.from_numpy(np.random.default_rng(seed * 1000 + epoch).permutation(len(y))).to(x.device)
         for start in range(0, len(y), batch_size):
             rows = order[start : start + batch_size]
             inputs = x[rows]
             if config.context_dropout:  # teaches the model to back off, as Kneser-Ney does
                 drop = torch.rand(inputs.shape, device=x.device) < config.context_dropout
-                inputs = inputs.masked_fill(drop & (inputs > 0), unk_id)
+                inputs = inputs.masked_fill(drop & (inputs != BOS_ID), UNK_ID)
             yield inputs, y[rows], None
 
     return batches
 
 
 @torch.no_grad()
-def loss_of(model, x: torch.Tensor, y: torch.Tensor, batch: int = 4096) -> float:
+def loss_of(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 4096) -> float:
     total = 0.0
     for start in range(0, len(y), batch):
         logp = model(x[start : start + batch])
         total += torch.nn.functional.nll_loss(logp, y[start : start + batch], reduction="sum").item()
     return total / max(len(y), 1)
+
+
+TRAINING = TaskTraining(
+    task="nextword", default=NextwordConfig(), tutorial=TUTORIAL, train=train,
+    help="Train the next-word model.\n\nExample: bowgram train nextword --data default --out my-lm",
+    options=[
+        click.option("--context", type=click.IntRange(min=1), help="Words of context (tutorial: 2)."),
+        click.option("--dim", type=click.IntRange(min=1), help="Embedding size."),
+        click.option("--hidden", type=click.IntRange(min=1), help="Hidden layer size."),
+        click.option("--models", "members", type=click.IntRange(min=1),
+                     help="Models trained from different seeds and averaged (default 2; 1 is fastest)."),
+    ],
+)

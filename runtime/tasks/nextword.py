@@ -1,40 +1,60 @@
-"""NextWordPredictor: contexts → likely next words, and sampled continuations, on any backend."""
+"""The next-word task: `NextWordPredictor` (contexts → likely next words, and sampled
+continuations, on any backend), its export contract, and its metrics (perplexity, top-1/top-5,
+OOV rate) for `bowgram eval` and the training report."""
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import Sequence
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .bundle import Bundle
-from .errors import BundleError, InputError
-from .texts import as_batch
-from .tokenizer import SPECIALS, Tokenizer, TokenizerSpec, Vocab, context_ids, detokenize
+from ..contract import Contract, TensorSpec
+from ..corpus import read_text
+from ..errors import BundleError, InputError
+from ..inputs import as_batch
+from ..tokenizer import BOS_ID, EOS_ID, SPECIALS, UNK_ID, Tokenizer, TokenizerSpec, Vocab, context_ids, detokenize, windows
+from . import Predictor, Task
 
 MAX_GENERATE = 1000  # tokens per generate() call
 ROWS = 16  # contexts per backend call
+LOG_PROBS, TOP_LOG_PROBS, TOP_IDS = "log_probs", "top_log_probs", "top_ids"
+
+CONTRACT = Contract(
+    inputs=(TensorSpec("input_ids", "int64", ("batch", "context")),),  # the last `context` token ids
+    outputs=(TensorSpec(LOG_PROBS, "float32", ("batch", "vocab")),
+             # the graph's own k best (ONNX TopK), best first: top-k answers without sorting the vocabulary
+             TensorSpec(TOP_LOG_PROBS, "float32", ("batch", "top_k")),
+             TensorSpec(TOP_IDS, "int64", ("batch", "top_k"))),
+)
 
 
-class NextWordPredictor:
+class NextWordPredictor(Predictor):
     task = "nextword"
 
-    def __init__(self, bundle: Bundle, backend):
-        self.bundle, self.backend = bundle, backend
-        manifest = bundle.manifest
-        self.tokenizer = Tokenizer(TokenizerSpec.from_dict(manifest.featurizer))
+    def _prepare(self) -> None:
+        bundle, manifest = self.bundle, self.bundle.manifest
+        self.tokenizer = Tokenizer(TokenizerSpec.from_dict(manifest.featurizer, manifest.format_version))
         self.vocab = Vocab(bundle.read_json("vocab"))
-        self.context_size = int(manifest.model.get("context", 0))
-        if manifest.model.get("vocab_size") != len(self.vocab) or self.context_size < 1:
+        self.context_size = self.sizes["context"]
+        if self.sizes["vocab"] != len(self.vocab) or self.sizes["top_k"] > len(self.vocab):
             raise BundleError(f"{bundle.path}: vocab.json has {len(self.vocab)} tokens but the model "
-                              f"expects {manifest.model.get('vocab_size')} (context {self.context_size})")
-        self._words = np.array(self.vocab.words, dtype=object)
-        self._graph_top_k = self._top_k_width()
+                              f"expects {self.sizes['vocab']} (top-k {self.sizes['top_k']})")
+        self._graph_top_k = self.sizes["top_k"]
+
+    def input_ids(self, text: str) -> list[int]:
+        ids: list[int] = self.context_ids([text])[0].tolist()
+        return ids
+
+    def output_names(self) -> list[str]:
+        return self.vocab.words
 
     def log_probs_of_ids(self, ids: np.ndarray) -> np.ndarray:
         """Log-probabilities [n, vocab] for context id rows [n, context]."""
-        return self._run(ids, [self.backend.output_names[0]])[self.backend.output_names[0]]
+        return self._run(ids, [LOG_PROBS])[LOG_PROBS]
 
     def _run(self, ids: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
         """The backend's `names` outputs for id rows, ROWS rows per call: every call makes a few
@@ -43,14 +63,10 @@ class NextWordPredictor:
                  for start in range(0, max(len(ids), 1), ROWS)]
         return {name: np.concatenate([part[name] for part in parts]) for name in names}
 
-    def input_ids(self, text: str) -> list[int]:
-        """The model's input ids for one context (what examples.json records)."""
-        return self.context_ids([text])[0].tolist()
-
     def context_ids(self, contexts: list[str]) -> np.ndarray:
         return context_ids([self.tokenizer.tokens(c) for c in contexts], self.vocab, self.context_size)
 
-    def predict(self, contexts: str | Sequence[str], k: int = 5, prefix: str | None = None):
+    def predict(self, contexts: str | Sequence[str], k: int = 5, prefix: str | None = None) -> Any:
         """Top-k (word, probability) per context; `prefix` keeps only words that start with it.
 
         `<s>`, `</s>` and `<unk>` are never offered. A single string gives a single list.
@@ -62,9 +78,9 @@ class NextWordPredictor:
             return []
         ids = self.context_ids(batch)
         if not prefix and k + len(SPECIALS) <= self._graph_top_k:
-            outputs = self._run(ids, ["top_ids", "top_log_probs"])
-            results = [self._from_top(ids, lps, k) for ids, lps in zip(outputs["top_ids"].tolist(),
-                                                                       outputs["top_log_probs"].tolist())]
+            outputs = self._run(ids, [TOP_IDS, TOP_LOG_PROBS])
+            results = [self._from_top(ids, lps, k) for ids, lps in zip(outputs[TOP_IDS].tolist(),
+                                                                       outputs[TOP_LOG_PROBS].tolist())]
             return results[0] if single else results
         logp = self.log_probs_of_ids(ids)
         allowed = self._candidates(self._normal(prefix) if prefix else "")
@@ -80,12 +96,6 @@ class NextWordPredictor:
         words = self.vocab.words
         results = [[(words[i], p) for i, p in zip(ids, probs)] for ids, probs in zip(top_ids.tolist(), top_p.tolist())]
         return results[0] if single else results
-
-    def _top_k_width(self) -> int:
-        """How many best words the graph itself returns (0 if it has no top-k outputs)."""
-        shapes = {o.get("name"): o.get("shape") for o in self.bundle.manifest.signature.get("outputs", [])}
-        shape = shapes.get("top_ids")
-        return shape[-1] if isinstance(shape, list) and shape and isinstance(shape[-1], int) else 0
 
     def _from_top(self, ids: list[int], log_probs: list[float], k: int) -> list[tuple[str, float]]:
         """The graph's own top list (ONNX TopK), minus special tokens, cut to k."""
@@ -118,7 +128,7 @@ class NextWordPredictor:
         rng = np.random.default_rng(seed)
         tokens = self.tokenizer.tokens(context)
         out: list[str] = []
-        banned = [0, 2] if stop_at_eos else [0, 1, 2]  # never <s> or <unk>; </s> ends the text
+        banned = [BOS_ID, UNK_ID] if stop_at_eos else [BOS_ID, EOS_ID, UNK_ID]  # </s> ends the text
         for _ in range(n):
             ids = context_ids([tokens + out], self.vocab, self.context_size)
             logits = self.log_probs_of_ids(ids)[0].astype(np.float64) / temperature
@@ -127,7 +137,48 @@ class NextWordPredictor:
                 logits[np.argsort(-logits, kind="stable")[top_k:]] = -np.inf
             p = np.exp(logits - logits.max())
             choice = int(rng.choice(len(p), p=p / p.sum()))
-            if choice == 1:
+            if choice == EOS_ID:
                 break
             out.append(self.vocab.words[choice])
         return detokenize(out)
+
+
+def evaluate(predictor: NextWordPredictor, path: Path) -> dict[str, Any]:
+    """Perplexity over every token of a text file (<unk> and </s> targets included, as KenLM
+    counts them), top-1/top-5 accuracy, token count and OOV rate."""
+    return metrics_of(predictor, predictor.tokenizer.sequences(read_text(path)))
+
+
+def metrics_of(predictor: NextWordPredictor, sequences: list[list[str]], batch: int = 2048) -> dict[str, Any]:
+    """`evaluate` for text already split into token sequences."""
+    contexts, targets = windows(sequences, predictor.vocab, predictor.context_size)
+    nll, top1, top5 = 0.0, 0, 0
+    for start in range(0, len(targets), batch):
+        logp = predictor.log_probs_of_ids(contexts[start : start + batch]).astype(np.float64)
+        tgt = targets[start : start + batch]
+        target_lp = logp[np.arange(len(tgt)), tgt]
+        nll -= target_lp.sum()
+        rank = (logp > target_lp[:, None]).sum(axis=1)  # how many tokens score above the target
+        top1 += int((rank < 1).sum())
+        top5 += int((rank < 5).sum())
+    n = len(targets)
+    oov = int((targets == UNK_ID).sum())
+    return {
+        "perplexity": float(np.exp(nll / n)) if n else float("nan"),
+        "top1": top1 / n if n else 0.0,
+        "top5": top5 / n if n else 0.0,
+        "tokens": n,
+        "oov": oov,
+        "oov_rate": oov / n if n else 0.0,
+    }
+
+
+def metrics_table(metrics: dict[str, Any]) -> str:
+    """`bowgram eval`'s text output, also the validation section of the training report."""
+    return "\n".join(f"{k:<12} {metrics[k]:.4f}" if isinstance(metrics[k], float) else f"{k:<12} {metrics[k]}"
+                     for k in ("perplexity", "top1", "top5", "tokens", "oov", "oov_rate"))
+
+
+TASK = Task(name="nextword", predictor=NextWordPredictor, contract=CONTRACT, evaluate=evaluate,
+            metrics_table=metrics_table, data_help="a UTF-8 text file; blank lines separate paragraphs",
+            trainer="bowgram.export.nextword_training:TRAINING")

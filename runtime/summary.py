@@ -1,6 +1,8 @@
-"""Readable text for people: manifest summaries and metric tables (the CLI's non-JSON output)."""
+"""`bowgram info`'s text: a manifest summarized for people (each task prints its own metrics)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from .manifest import Manifest
 
@@ -34,24 +36,5 @@ def manifest_summary(m: Manifest) -> str:
     return "\n".join(lines)
 
 
-def metrics_table(task: str, metrics: dict) -> str:
-    if task == "nextword":
-        return "\n".join(f"{k:<12} {_fmt(metrics[k])}" for k in ("perplexity", "top1", "top5", "tokens", "oov", "oov_rate"))
-    lines = [f"accuracy     {metrics['accuracy']:.4f}", f"macro_f1     {metrics['macro_f1']:.4f}",
-             f"rows         {metrics['n']} ({metrics['covered']} with a label the model knows)"]
-    if "short_spans" in metrics:
-        lines.append(f"short spans  accuracy {metrics['short_spans']['accuracy']:.4f}, "
-                     f"macro_f1 {metrics['short_spans']['macro_f1']:.4f} (1-3 words cut from each row)")
-    if metrics["unknown_labels"]:
-        lines.append("unknown gold labels: " + ", ".join(f"{k} ({v})" for k, v in metrics["unknown_labels"].items()))
-    lines.append("\nlabel   precision  recall     f1  support")
-    for label, row in sorted(metrics["per_label"].items(), key=lambda kv: kv[1]["f1"]):
-        lines.append(f"{label:<7} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} {row['support']:>8}")
-    if metrics["confusions"]:
-        lines.append("\nmost frequent confusions (gold -> predicted):")
-        lines += [f"  {c['gold']} -> {c['predicted']}: {c['count']}" for c in metrics["confusions"]]
-    return "\n".join(lines)
-
-
-def _fmt(v) -> str:
+def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)

@@ -1,8 +1,9 @@
-"""Checks on what callers pass as text: one place, so every predictor answers alike."""
+"""What callers pass as text, checked in one place so every predictor and command answers alike:
+Python values (`as_batch`) and bytes from files or stdin (`decode_utf8`)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .errors import InputError
 
@@ -21,3 +22,13 @@ def as_batch(texts: str | Sequence[str]) -> tuple[list[str], bool]:
         if not isinstance(text, str):
             raise InputError(f"item {i} is {type(text).__name__}, expected str")
     return batch, False
+
+
+def decode_utf8(raw: bytes, name: str) -> str:
+    """UTF-8 bytes (a BOM allowed) as text; anything else is an InputError naming the line."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"{name} is not valid UTF-8 (line {line}); convert it to UTF-8 first, "
+                         "e.g. iconv -f latin1 -t utf-8") from None

@@ -1,0 +1,192 @@
+"""A trained model → a validated bundle, in one straight line (`write_bundle`):
+
+1. write the data files (vocab, labels) and serialize every model format (ONNX, pt2, TorchScript);
+2. load each model file once, through the runtime's own backends (exactly what users will run),
+   and compare it with the torch model in memory on the test vectors, whose ids come from the
+   runtime's predictor;
+3. build the int8 ONNX candidate and keep it only if it passes the task's quality gate;
+4. write examples.json, the report and the manifest, once each;
+5. one fresh-load check of the finished folder (`verify_bundle`: each model file's second load);
+6. commit atomically.
+
+Any mismatch aborts the export and nothing is left behind. The exporter knows no task: the
+task's contract, predictor and `Trained` record say everything task-specific.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import platform
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bowgram.runtime import __version__, tasks
+from bowgram.runtime.backends import Backend, open_model
+from bowgram.runtime.bundle import BundleWriter
+from bowgram.runtime.manifest import FORMAT_VERSION
+from bowgram.runtime.tasks import Predictor
+from bowgram.runtime.verify import compare_outputs, verify_bundle
+
+from .serialize import OPTIONAL, SERIALIZERS, example_input, to_onnx
+from .training import Trained
+
+TOP = 10  # entries of the first output kept per test vector
+INT8 = "model.int8.onnx"
+
+
+def producer() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+
+    return {"bowgram": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__, "python": platform.python_version()}
+
+
+def write_bundle(out: Path, trained: Trained) -> dict[str, Any]:
+    """Write, validate and commit a bundle for a trained model; returns its manifest.
+
+    With `trained.fp16` the shipped files store the embedding table (or all weights) as float16
+    (half the size; the models still compute in float32); validation compares against exactly
+    that model. The int8 variant is quantized from the float32 model.
+    """
+    return _Export(trained).write(Path(out))
+
+
+class _Export:
+    """One export's state, so each step below is a short method of few parameters."""
+
+    def __init__(self, trained: Trained):
+        self.trained = trained
+        self.task = tasks.get(trained.task)
+        self.contract = self.task.contract
+        self.model = trained.model.cpu().eval()
+        self.shipped = _with_fp16(self.model, trained.fp16) if trained.fp16 else self.model
+        self.example = example_input(self.contract, trained.sizes)
+        self.facts = {"task": trained.task, "format_version": FORMAT_VERSION, "featurizer": trained.featurizer,
+                      "model": trained.model_info, **trained.facts}
+        self.fields: dict[str, Any] = dict(task=trained.task, producer=producer(), model=trained.model_info,
+                                           featurizer=trained.featurizer, signature=self.contract.signature(trained.sizes),
+                                           metrics=trained.metrics)
+
+    def write(self, out: Path) -> dict[str, Any]:
+        with BundleWriter(out) as self.writer:
+            for name, (fmt, data) in self.trained.data_files.items():
+                self.writer.write_json(name, fmt, data)
+            validation: dict[str, Any] = {fmt: {"skipped": why} for fmt, why in self._serialize().items()}
+            draft = self.writer.draft(**self.fields)
+            engines = {a.format: open_model(draft, a.format) for a in draft.manifest.artifacts if a.is_model}
+            predictor = self.task.predictor(draft, backend=engines["onnx"])
+            examples = self._test_vectors(predictor, engines, validation)
+            if self.trained.quality is not None:
+                validation["onnx-int8"] = self._int8(predictor, examples)
+            self._report(self.trained.evaluate(predictor))
+            self.writer.write_json("examples.json", "examples", examples)
+            manifest = self.writer.write_manifest(validation=validation, **self.fields)
+            verify_bundle(self.writer.dir)
+            self.writer.commit()
+        return manifest.to_dict()
+
+    def _serialize(self) -> dict[str, str]:
+        """Write every format; returns {format: reason} for the optional ones torch refused."""
+        skipped = {}
+        for fmt, (name, serialize) in SERIALIZERS.items():
+            try:
+                extra = serialize(self.shipped, self.example, self.writer.dir / name, self.contract, self.facts) or {}
+            except Exception as exc:
+                if fmt not in OPTIONAL:
+                    raise
+                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                warnings.warn(f"{fmt} skipped: this torch ({torch.__version__}) refused to write it ({reason}); "
+                              "the bundle has the other formats", stacklevel=2)
+                skipped[fmt] = reason
+                continue
+            self.writer.add(name, fmt, **extra)
+        return skipped
+
+    def _test_vectors(self, predictor: Predictor, engines: dict[str, Backend], validation: dict[str, Any]) -> dict[str, Any]:
+        """Each example text through the runtime's ids, torch, and every engine; the records
+        keep torch's top outputs, `validation` the worst difference per format."""
+        contract, names = self.contract, predictor.output_names()
+        records, worst = [], dict.fromkeys(engines, 0.0)
+        for text in self.trained.example_texts:
+            ids = predictor.input_ids(text)
+            if not ids:
+                continue
+            batch = np.asarray([ids], dtype=np.int64)
+            with torch.no_grad():
+                out = self.shipped(torch.from_numpy(batch))
+            reference = dict(zip(contract.output_names, [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]))
+            for fmt, engine in engines.items():
+                diff = compare_outputs(reference, engine.run({engine.input_names[0]: batch}), contract.atol, contract.rtol)
+                worst[fmt] = max(worst[fmt], *diff.values())
+            first = reference[contract.output_names[0]][0]
+            records.append({"text": text, "ids": ids, "top": _top(first, names)})
+        for fmt in engines:
+            validation[fmt] = {"examples": len(records), "max_abs_diff": worst[fmt], "atol": contract.atol,
+                               "rtol": contract.rtol, "top1_identical": True}
+        return {"input": contract.input_names[0], "output": contract.output_names[0], "examples": records}
+
+    def _int8(self, fp32: Predictor, examples: dict[str, Any]) -> dict[str, Any]:
+        """Quantize the float32 model's ONNX export (dynamic, per channel, uint8 weights); keep
+        it if it passes the quality gate, and record its own outputs on the test vectors."""
+        quality, writer = self.trained.quality, self.writer
+        assert quality is not None
+        source = writer.dir / "model.onnx"
+        if self.shipped is not self.model:  # the shipped file holds float16 weights: export float32 aside
+            source = writer.dir / "fp32.onnx.tmp"
+            to_onnx(self.model, self.example, source, self.contract, self.facts)
+        _quantize(source, writer.dir / INT8)
+        if source.name != "model.onnx":
+            source.unlink()
+        fp32_file = writer.draft(**self.fields).manifest.artifact("onnx")
+        assert fp32_file is not None
+        writer.add(INT8, "onnx", precision="int8", opset=fp32_file.opset, ir_version=fp32_file.ir_version)
+        int8 = self.task.predictor(writer.draft(**self.fields), backend="onnx", precision="int8")
+        before, after = quality.measure(fp32), quality.measure(int8)
+        facts = {"measure": quality.name, "fp32": before, "int8": after, "rule": quality.rule}
+        if not quality.acceptable(before, after):
+            writer.remove(INT8)
+            return {"skipped": f"{quality.name} {before:.4f} -> {after:.4f} breaks the rule: {quality.rule}", **facts}
+        names = int8.output_names()
+        for record in examples["examples"]:
+            record["top_int8"] = _top(int8.run(np.asarray([record["ids"]], dtype=np.int64))[0], names)
+        return {"examples": len(examples["examples"]), **facts}
+
+    def _report(self, dev: dict[str, Any]) -> None:
+        """report.md and plots into the bundle; the dev scalars into the manifest's metrics."""
+        from .report import write_report
+        from .training import get
+
+        table = self.task.metrics_table(dev)
+        for name in write_report(self.writer.dir, self.trained.task, self.trained.metrics, table,
+                                 lambda folder, plt: get(self.trained.task).plots(folder, dev, plt)):
+            self.writer.add(name, "report")
+        self.fields["metrics"]["dev"] = {k: v for k, v in dev.items() if not isinstance(v, (dict, list))}
+
+
+def _top(values: np.ndarray, names: list[str]) -> list[list[Any]]:
+    """The TOP largest entries as [index, name, value], largest first."""
+    return [[int(i), names[i], float(values[i])] for i in np.argsort(-values, kind="stable")[:TOP]]
+
+
+def _with_fp16(model: torch.nn.Module, which: str) -> torch.nn.Module:
+    shipped = copy.deepcopy(model)
+    (shipped if which == "all" else shipped.embedding).half()
+    return shipped
+
+
+def _quantize(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level, root.level = root.level, logging.ERROR  # quantize_dynamic logs a pre-processing tip
+    try:
+        quantize_dynamic(source, target, per_channel=True, weight_type=QuantType.QUInt8,
+                         op_types_to_quantize=["Gather", "MatMul", "Gemm"])
+    finally:
+        root.level = level

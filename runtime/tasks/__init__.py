@@ -1,0 +1,81 @@
+"""Tasks: everything task-specific, one module per task, found through one registry.
+
+A task module (`tasks/langid.py`, `tasks/nextword.py`) defines `TASK`, a `Task` that owns its
+predictor class, its export contract, how `bowgram eval` measures it and prints the result,
+and where its training half lives (a dotted path into `bowgram.export`, imported only there).
+Nothing outside the task modules branches on a task's name; adding a task means adding a
+module here, its training half under `export/`, and one line to `_MODULES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..backends import Backend, open_model
+from ..bundle import Bundle
+from ..contract import Contract
+from ..errors import BundleError, InputError
+
+_MODULES = {"langid": "bowgram.runtime.tasks.langid", "nextword": "bowgram.runtime.tasks.nextword"}
+
+
+class Predictor:
+    """Base of every task's predictor, built complete in one call: bundle, backend, precision.
+
+    `backend` is a backend name ("auto", "onnx", …) or an engine already loaded: anything with
+    `input_names`, `output_names` and `run` (the exporter passes the engines it has just
+    validated, so no file is loaded twice; tests pass fakes).
+    """
+
+    task: ClassVar[str]
+
+    def __init__(self, bundle: Bundle, backend: str | Backend = "auto", precision: str = "fp32", threads: int = 1):
+        if not isinstance(backend, str) and threads != 1:
+            raise InputError("threads are set when a backend is opened by name, not for a loaded engine")
+        self.bundle, self.precision = bundle, precision
+        self.sizes = get(self.task).contract.sizes(bundle.manifest.signature)
+        self._prepare()  # vocabulary work first, freed before the engine allocates: a lower peak
+        self.backend = open_model(bundle, backend, precision, threads) if isinstance(backend, str) else backend
+
+    def _prepare(self) -> None:
+        """Read and check the task's own files and manifest fields."""
+        raise NotImplementedError
+
+    def input_ids(self, text: str) -> list[int]:
+        """The model's input ids for one text (what examples.json records)."""
+        raise NotImplementedError
+
+    def output_names(self) -> list[str]:
+        """What each index of the first output means (labels, or words)."""
+        raise NotImplementedError
+
+    def run(self, ids: Any) -> Any:
+        """The first output for a batch of input ids: the model's answer before any task logic."""
+        out: Any = self.backend.run({self.backend.input_names[0]: ids})[self.backend.output_names[0]]
+        return out
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    predictor: type[Predictor]
+    contract: Contract
+    evaluate: Callable[[Any, Path], dict[str, Any]]  # `bowgram eval`: predictor, data file -> metrics
+    metrics_table: Callable[[dict[str, Any]], str]  # those metrics for people
+    data_help: str  # what `bowgram eval --data` and `bowgram train --data` take for this task
+    trainer: str  # "module:attribute" of the training half, imported by bowgram.export only
+
+
+def names() -> list[str]:
+    return sorted(_MODULES)
+
+
+def get(name: str) -> Task:
+    if name not in _MODULES:
+        raise BundleError(f"unknown task {name!r}; known tasks: {', '.join(names())}")
+    task: Task = importlib.import_module(_MODULES[name]).TASK
+    return task
