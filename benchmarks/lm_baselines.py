@@ -121,32 +121,55 @@ def main():
         predictor.predict([" ".join(vocab.words[i] for i in row) for row in batch], k=5)
     qps = 20 * len(batch) / (time.perf_counter() - started)
     train_s = predictor.bundle.manifest.metrics.get("train_seconds")
-    rows.append(("bowgram (ONNX, predict() top-5, batch 256)", ours["perplexity"], ours["top1"], ours["top5"], train_s, qps))
+    rows.append(
+        ("bowgram (ONNX, predict() top-5, batch 256)", ours["perplexity"], ours["top1"], ours["top5"], train_s, qps)
+    )
 
     started = time.perf_counter()
     kn = ModifiedKneserNey([vocab.ids(s) for s in train_seqs], order, len(vocab))
     kn_train = time.perf_counter() - started
     m = evaluate(kn.distribution, contexts, targets)
-    rows.append((f"modified Kneser-Ney, order {order} (numpy)", m["perplexity"], m["top1"], m["top5"], kn_train, m["queries_per_s"]))
+    rows.append(
+        (
+            f"modified Kneser-Ney, order {order} (numpy)",
+            m["perplexity"],
+            m["top1"],
+            m["top5"],
+            kn_train,
+            m["queries_per_s"],
+        )
+    )
 
     if args.nltk:
         rows.append(_nltk_row(train_seqs, valid_text, predictor, order))
 
     ratio = rows[0][1] / rows[1][1]
-    lines = [f"# Next-word LM on `{Path(args.valid).name}`", "",
-             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
-             f"Same tokenizer and vocabulary ({len(vocab)} tokens incl. `<s>`, `</s>`, `<unk>`), order {order} "
-             f"(context {order - 1}); {ours['tokens']} valid tokens, OOV rate {ours['oov_rate']:.4f}. "
-             "Train seconds for bowgram are the bundle's recorded training time (2 CPU cores); "
-             "queries/s are full next-word distributions (bowgram: top-5 answers) on one thread.", "",
-             "| model | perplexity | top-1 | top-5 | train s | queries/s |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# Next-word LM on `{Path(args.valid).name}`",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
+        f"Same tokenizer and vocabulary ({len(vocab)} tokens incl. `<s>`, `</s>`, `<unk>`), order {order} "
+        f"(context {order - 1}); {ours['tokens']} valid tokens, OOV rate {ours['oov_rate']:.4f}. "
+        "Train seconds for bowgram are the bundle's recorded training time (2 CPU cores); "
+        "queries/s are full next-word distributions (bowgram: top-5 answers) on one thread.",
+        "",
+        "| model | perplexity | top-1 | top-5 | train s | queries/s |",
+        "|---|---|---|---|---|---|",
+    ]
+
     def cell(v, fmt):
         return "n/a" if v is None else format(v, fmt)
 
     for name, ppl, t1, t5, ts, q in rows:
-        lines.append(f"| {name} | {cell(ppl, '.1f')} | {cell(t1, '.4f')} | {cell(t5, '.4f')} | {cell(ts, '.0f')} | {cell(q, ',.0f')} |")
-    lines += ["", f"bowgram / Kneser-Ney perplexity ratio: **{ratio:.3f}** (goal ≤ 0.9); "
-              f"bowgram's evaluation pass took {eval_s:.1f} s."]
+        lines.append(
+            f"| {name} | {cell(ppl, '.1f')} | {cell(t1, '.4f')} | {cell(t5, '.4f')} | {cell(ts, '.0f')} "
+            f"| {cell(q, ',.0f')} |"
+        )
+    lines += [
+        "",
+        f"bowgram / Kneser-Ney perplexity ratio: **{ratio:.3f}** (goal ≤ 0.9); "
+        f"bowgram's evaluation pass took {eval_s:.1f} s.",
+    ]
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
@@ -170,8 +193,14 @@ def _nltk_row(train_seqs, valid_text, predictor, order):
             p = model.score(toks[i], toks[i - order + 1 : i])
             nll -= np.log(max(p, 1e-12))
             n += 1
-    return (f"nltk KneserNeyInterpolated, order {order} (discount 0.1)", float(np.exp(nll / n)), None, None,
-            train_s, n / (time.perf_counter() - started))
+    return (
+        f"nltk KneserNeyInterpolated, order {order} (discount 0.1)",
+        float(np.exp(nll / n)),
+        None,
+        None,
+        train_s,
+        n / (time.perf_counter() - started),
+    )
 
 
 if __name__ == "__main__":

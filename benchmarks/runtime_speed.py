@@ -119,9 +119,25 @@ def footprint(task: str) -> dict:
 def build_cost() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", str(Path(sys.executable).parent / "bowgram"), "build",
-                               "--out", tmp, "--quiet"], capture_output=True, text=True, check=True)
-        return {"wall_s": time.perf_counter() - started, "peak_rss_mb": int(proc.stderr.strip().splitlines()[-1]) / 1024}
+        proc = subprocess.run(
+            [
+                "/usr/bin/time",
+                "-f",
+                "%M",
+                str(Path(sys.executable).parent / "bowgram"),
+                "build",
+                "--out",
+                tmp,
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return {
+            "wall_s": time.perf_counter() - started,
+            "peak_rss_mb": int(proc.stderr.strip().splitlines()[-1]) / 1024,
+        }
 
 
 def main():
@@ -134,9 +150,13 @@ def main():
     from bowgram.runtime.corpus import read_labelled
 
     _, texts = read_labelled(args.data)
-    result = {"langid": langid_throughput(texts, Path(args.work)), "nextword": nextword_qps(),
-              "cold_langid": cold_start(["langid", "hola"]), "cold_nextword": cold_start(["next-word", "to be or not to"]),
-              "footprint": {t: footprint(t) for t in ("langid", "nextword")}}
+    result = {
+        "langid": langid_throughput(texts, Path(args.work)),
+        "nextword": nextword_qps(),
+        "cold_langid": cold_start(["langid", "hola"]),
+        "cold_nextword": cold_start(["next-word", "to be or not to"]),
+        "footprint": {t: footprint(t) for t in ("langid", "nextword")},
+    }
     if args.build:
         result["build"] = build_cost()
     Path(args.out).with_suffix(".json").write_text(json.dumps(result, indent=1))
@@ -145,32 +165,67 @@ def main():
 
 
 def render(r: dict, n: int) -> str:
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
-    lines = ["# Runtime speed and footprint", "", f"Machine: {cpu}, {os.cpu_count()} cores, Python "
-             f"{platform.python_version()}; one thread everywhere (OMP_NUM_THREADS=1, onnxruntime intra-op 1).", "",
-             f"## Language ID, end to end (strings → labels), {n} dev sentences", "",
-             "| system | batch | sentences/s | × fastText lid.176 |", "|---|---|---|---|"]
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    lines = [
+        "# Runtime speed and footprint",
+        "",
+        f"Machine: {cpu}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; one thread everywhere (OMP_NUM_THREADS=1, onnxruntime intra-op 1).",
+        "",
+        f"## Language ID, end to end (strings → labels), {n} dev sentences",
+        "",
+        "| system | batch | sentences/s | × fastText lid.176 |",
+        "|---|---|---|---|",
+    ]
     ref = {row["batch"]: row["per_s"] for row in r["langid"] if row["system"] == "fastText lid.176"}
     for row in r["langid"]:
         ratio = f"{row['per_s'] / ref[row['batch']]:.2f}" if row["batch"] in ref else "n/a"
         lines.append(f"| {row['system']} | {row['batch']} | {row['per_s']:,.0f} | {ratio} |")
-    lines += ["", f"Best of {REPEATS} passes over the dev set for every row. fastText has no batch API: its rows "
-              "are the same per-sentence loop at each batch size.", "",
-              "## CLI cold start (wall, 15 runs)", "", "| command | median s | min s | max s |", "|---|---|---|---|"]
-    for key, cmd in (("cold_langid", 'bowgram langid "hola"'), ("cold_nextword", 'bowgram next-word "to be or not to"')):
+    lines += [
+        "",
+        f"Best of {REPEATS} passes over the dev set for every row. fastText has no batch API: its rows "
+        "are the same per-sentence loop at each batch size.",
+        "",
+        "## CLI cold start (wall, 15 runs)",
+        "",
+        "| command | median s | min s | max s |",
+        "|---|---|---|---|",
+    ]
+    for key, cmd in (
+        ("cold_langid", 'bowgram langid "hola"'),
+        ("cold_nextword", 'bowgram next-word "to be or not to"'),
+    ):
         c = r[key]
         lines.append(f"| `{cmd}` | {c['median']:.3f} | {c['min']:.3f} | {c['max']:.3f} |")
     nw = r["nextword"]
-    lines += ["", "## Next word (Python API, top-5)", "",
-              f"- batches of 256 contexts: {nw['batch_256_per_s']:,.0f} contexts/s",
-              f"- single contexts: {nw['single_per_s']:,.0f} contexts/s", "",
-              "## Footprint of a process that loads a default bundle and predicts", "",
-              "| bundle | import s | load s | peak RSS MB |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Next word (Python API, top-5)",
+        "",
+        f"- batches of 256 contexts: {nw['batch_256_per_s']:,.0f} contexts/s",
+        f"- single contexts: {nw['single_per_s']:,.0f} contexts/s",
+        "",
+        "## Footprint of a process that loads a default bundle and predicts",
+        "",
+        "| bundle | import s | load s | peak RSS MB |",
+        "|---|---|---|---|",
+    ]
     for task, f in r["footprint"].items():
         lines.append(f"| {task} | {f['import_s']:.3f} | {f['load_s']:.3f} | {f['peak_rss_mb']:.0f} |")
     if "build" in r:
-        lines += ["", "## bowgram build", "", f"- wall {r['build']['wall_s']:.0f} s, peak RSS {r['build']['peak_rss_mb']:.0f} MB"]
+        lines += [
+            "",
+            "## bowgram build",
+            "",
+            f"- wall {r['build']['wall_s']:.0f} s, peak RSS {r['build']['peak_rss_mb']:.0f} MB",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,6 @@
 """Label every line of a text file with its language, in a few lines of Python.
 
-    python examples/batch_label.py input.txt > labelled.tsv
+python examples/batch_label.py input.txt > labelled.tsv
 """
 
 import sys

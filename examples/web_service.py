@@ -34,8 +34,14 @@ def make_server(host: str, port: int, langid_bundle=None, nextword_bundle=None) 
                     key, inputs = "word", body["contexts"]
             except (KeyError, TypeError, ValueError, BowgramError) as exc:
                 return self._send(400, {"error": str(exc)})
-            self._send(200, {"results": [{"text": t, "predictions": [{key: n, "prob": p} for n, p in a]}
-                                         for t, a in zip(inputs, answers)]})
+            self._send(
+                200,
+                {
+                    "results": [
+                        {"text": t, "predictions": [{key: n, "prob": p} for n, p in a]} for t, a in zip(inputs, answers)
+                    ]
+                },
+            )
 
         def _send(self, status: int, payload: dict):
             data = json.dumps(payload, ensure_ascii=False).encode()

@@ -21,7 +21,9 @@ TRAIN_OPTIONS = ("device", "epochs", "batch_size", "lr", "seed", "quiet")  # wha
 
 _common = [
     click.option("--data", required=True, help="tutorial, default, or a file (see each task's --help)."),
-    click.option("--out", required=True, type=click.Path(path_type=Path), help="Bundle directory to write (replaced atomically)."),
+    click.option(
+        "--out", required=True, type=click.Path(path_type=Path), help="Bundle directory to write (replaced atomically)."
+    ),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
     click.option("--epochs", type=click.IntRange(min=1), help="Maximum epochs (early stopping may end sooner)."),
     click.option("--batch-size", type=click.IntRange(min=1)),
@@ -46,8 +48,10 @@ def _train_command(task: str) -> click.Command:
     return click.command(task, help=help_text)(command)
 
 
-@click.group(help="Train a model and export it as a bundle (needs the [export] extra).\n\n"
-                  "Example: bowgram train langid --data default --out my-langid")
+@click.group(
+    help="Train a model and export it as a bundle (needs the [export] extra).\n\n"
+    "Example: bowgram train langid --data default --out my-langid"
+)
 def train() -> None:
     pass
 
@@ -56,8 +60,9 @@ for _task in tasks.names():
     train.add_command(_train_command(_task))
 
 
-@click.command(help="Train and export every default model into OUT (default: artifacts).\n\n"
-                    "Example: bowgram build --out artifacts")
+@click.command(
+    help="Train and export every default model into OUT (default: artifacts).\n\nExample: bowgram build --out artifacts"
+)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")

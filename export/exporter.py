@@ -43,8 +43,13 @@ def producer() -> dict[str, str]:
     import onnx
     import onnxruntime
 
-    return {"bowgram": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
-            "onnxruntime": onnxruntime.__version__, "python": platform.python_version()}
+    return {
+        "bowgram": __version__,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def write_bundle(out: Path, trained: Trained) -> dict[str, Any]:
@@ -67,11 +72,21 @@ class _Export:
         self.model = trained.model.cpu().eval()
         self.shipped = _with_fp16(self.model, trained.fp16) if trained.fp16 else self.model
         self.example = example_input(self.contract, trained.sizes)
-        self.facts = {"task": trained.task, "format_version": FORMAT_VERSION, "featurizer": trained.featurizer,
-                      "model": trained.model_info, **trained.facts}
-        self.fields: dict[str, Any] = dict(task=trained.task, producer=producer(), model=trained.model_info,
-                                           featurizer=trained.featurizer, signature=self.contract.signature(trained.sizes),
-                                           metrics=trained.metrics)
+        self.facts = {
+            "task": trained.task,
+            "format_version": FORMAT_VERSION,
+            "featurizer": trained.featurizer,
+            "model": trained.model_info,
+            **trained.facts,
+        }
+        self.fields: dict[str, Any] = dict(
+            task=trained.task,
+            producer=producer(),
+            model=trained.model_info,
+            featurizer=trained.featurizer,
+            signature=self.contract.signature(trained.sizes),
+            metrics=trained.metrics,
+        )
 
     def write(self, out: Path) -> dict[str, Any]:
         with BundleWriter(out) as self.writer:
@@ -101,14 +116,19 @@ class _Export:
                 if fmt not in OPTIONAL:
                     raise
                 reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                warnings.warn(f"{fmt} skipped: this torch ({torch.__version__}) refused to write it ({reason}); "
-                              "the bundle has the other formats", stacklevel=2)
+                warnings.warn(
+                    f"{fmt} skipped: this torch ({torch.__version__}) refused to write it ({reason}); "
+                    "the bundle has the other formats",
+                    stacklevel=2,
+                )
                 skipped[fmt] = reason
                 continue
             self.writer.add(name, fmt, **extra)
         return skipped
 
-    def _test_vectors(self, predictor: Predictor, engines: dict[str, Backend], validation: dict[str, Any]) -> dict[str, Any]:
+    def _test_vectors(
+        self, predictor: Predictor, engines: dict[str, Backend], validation: dict[str, Any]
+    ) -> dict[str, Any]:
         """Each example text through the runtime's ids, torch, and every engine; the records
         keep torch's top outputs, `validation` the worst difference per format."""
         contract, names = self.contract, predictor.output_names()
@@ -120,15 +140,24 @@ class _Export:
             batch = np.asarray([ids], dtype=np.int64)
             with torch.no_grad():
                 out = self.shipped(torch.from_numpy(batch))
-            reference = dict(zip(contract.output_names, [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]))
+            reference = dict(
+                zip(contract.output_names, [t.numpy() for t in (out if isinstance(out, tuple) else (out,))])
+            )
             for fmt, engine in engines.items():
-                diff = compare_outputs(reference, engine.run({engine.input_names[0]: batch}), contract.atol, contract.rtol)
+                diff = compare_outputs(
+                    reference, engine.run({engine.input_names[0]: batch}), contract.atol, contract.rtol
+                )
                 worst[fmt] = max(worst[fmt], *diff.values())
             first = reference[contract.output_names[0]][0]
             records.append({"text": text, "ids": ids, "top": _top(first, names)})
         for fmt in engines:
-            validation[fmt] = {"examples": len(records), "max_abs_diff": worst[fmt], "atol": contract.atol,
-                               "rtol": contract.rtol, "top1_identical": True}
+            validation[fmt] = {
+                "examples": len(records),
+                "max_abs_diff": worst[fmt],
+                "atol": contract.atol,
+                "rtol": contract.rtol,
+                "top1_identical": True,
+            }
         return {"input": contract.input_names[0], "output": contract.output_names[0], "examples": records}
 
     def _int8(self, fp32: Predictor, examples: dict[str, Any]) -> dict[str, Any]:
@@ -163,8 +192,13 @@ class _Export:
         from .training import get
 
         table = self.task.metrics_table(dev)
-        for name in write_report(self.writer.dir, self.trained.task, self.trained.metrics, table,
-                                 lambda folder, plt: get(self.trained.task).plots(folder, dev, plt)):
+        for name in write_report(
+            self.writer.dir,
+            self.trained.task,
+            self.trained.metrics,
+            table,
+            lambda folder, plt: get(self.trained.task).plots(folder, dev, plt),
+        ):
             self.writer.add(name, "report")
         self.fields["metrics"]["dev"] = {k: v for k, v in dev.items() if not isinstance(v, (dict, list))}
 
@@ -186,7 +220,12 @@ def _quantize(source: Path, target: Path) -> None:
     root = logging.getLogger()
     level, root.level = root.level, logging.ERROR  # quantize_dynamic logs a pre-processing tip
     try:
-        quantize_dynamic(source, target, per_channel=True, weight_type=QuantType.QUInt8,
-                         op_types_to_quantize=["Gather", "MatMul", "Gemm"])
+        quantize_dynamic(
+            source,
+            target,
+            per_channel=True,
+            weight_type=QuantType.QUInt8,
+            op_types_to_quantize=["Gather", "MatMul", "Gemm"],
+        )
     finally:
         root.level = level

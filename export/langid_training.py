@@ -27,6 +27,7 @@ from .models import BowClassifier
 from .trainer import TrainConfig, fit, recorded, resolve_device, seed_everything
 from .training import Quality, TaskTraining, Trained, default_data
 
+
 @dataclass(frozen=True)
 class LangidConfig:
     # measured on dev (full sentences / 1-3 word spans), 8 epochs: dim 16 × 2^16 buckets .963/.800,
@@ -45,8 +46,16 @@ class LangidConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=7, batch_size=512, lr=3e-3, patience=2))
 
 
-TUTORIAL = LangidConfig(dim=8, buckets=0, min_n=0, max_n=0, min_count=1, spans=0, fp16_embeddings=False,
-                        train=TrainConfig(epochs=60, batch_size=4, lr=0.05, patience=60))
+TUTORIAL = LangidConfig(
+    dim=8,
+    buckets=0,
+    min_n=0,
+    max_n=0,
+    min_count=1,
+    spans=0,
+    fp16_embeddings=False,
+    train=TrainConfig(epochs=60, batch_size=4, lr=0.05, patience=60),
+)
 
 
 def load_data(data: str, seed: int = 0):
@@ -55,7 +64,10 @@ def load_data(data: str, seed: int = 0):
         (tl, tt), (dl, dt) = zip(*tutorial.LANGID_TRAIN), zip(*tutorial.LANGID_TEST)
         return list(tl), list(tt), list(dl), list(dt)
     if data == "default":
-        return (*read_labelled(default_data("langid", "train.tsv.gz")), *read_labelled(default_data("langid", "dev.tsv.gz")))
+        return (
+            *read_labelled(default_data("langid", "train.tsv.gz")),
+            *read_labelled(default_data("langid", "dev.tsv.gz")),
+        )
     labels, texts = read_labelled(data)
     if len(labels) < 2 or len(set(labels)) < 2:
         raise InputError(f"{data}: need at least two labelled lines and two different labels to train")
@@ -80,8 +92,12 @@ def train(data: str, config: LangidConfig) -> Trained:
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     train_labels, train_texts, dev_labels, dev_texts = load_data(data, config.train.seed)
-    spec = FeaturizerSpec(word_features=config.min_count > 0, min_n=config.min_n, max_n=config.max_n,
-                          buckets=config.buckets if config.max_n else 0)
+    spec = FeaturizerSpec(
+        word_features=config.min_count > 0,
+        min_n=config.min_n,
+        max_n=config.max_n,
+        buckets=config.buckets if config.max_n else 0,
+    )
     vocab = build_vocab(spec, train_texts, config.min_count, config.max_words) if spec.word_features else {}
     featurizer = Featurizer(spec, vocab)
     if config.spans:
@@ -105,7 +121,11 @@ def train(data: str, config: LangidConfig) -> Trained:
             rows = order[start : start + batch_size]
             targets = torch.from_numpy(y[rows]).to(device)
             ids, offsets = bags(x, rows)
-            yield (torch.from_numpy(ids).to(device), torch.from_numpy(offsets).to(device)), targets, class_weight[targets]
+            yield (
+                (torch.from_numpy(ids).to(device), torch.from_numpy(offsets).to(device)),
+                targets,
+                class_weight[targets],
+            )
 
     def score(m):
         full = accuracy(m, featurizer, index, dev_labels, dev_texts, device)
@@ -114,17 +134,30 @@ def train(data: str, config: LangidConfig) -> Trained:
 
     model, history, best = fit(model, batches, -(-len(keep) // batch_size), score, config.train)
     return Trained(
-        task="langid", model=model, featurizer=spec.to_dict(), sizes={"labels": len(names)},
-        data_files={"vocab.json": ("vocab", vocab), "labels.json": ("labels", names)}, facts={"labels": names},
+        task="langid",
+        model=model,
+        featurizer=spec.to_dict(),
+        sizes={"labels": len(names)},
+        data_files={"vocab.json": ("vocab", vocab), "labels.json": ("labels", names)},
+        facts={"labels": names},
         fp16="embedding" if config.fp16_embeddings else None,
-        model_info={"architecture": "bow-classifier", "num_ids": featurizer.num_ids, "dim": config.dim,
-                    "hidden": config.hidden, "embedding_dtype": "float16" if config.fp16_embeddings else "float32",
-                    "training": recorded(config)},
+        model_info={
+            "architecture": "bow-classifier",
+            "num_ids": featurizer.num_ids,
+            "dim": config.dim,
+            "hidden": config.hidden,
+            "embedding_dtype": "float16" if config.fp16_embeddings else "float32",
+            "training": recorded(config),
+        },
         metrics={"history": history, "best": best, "train_rows": len(keep), "device": str(device)},
         example_texts=_example_texts(dev_labels, dev_texts) + tutorial_examples(),
         evaluate=lambda p: metrics_of(p, dev_labels, dev_texts, confusions=1000),
-        quality=Quality("dev accuracy", lambda p: metrics_of(p, dev_labels, dev_texts)["accuracy"],
-                        lambda fp32, int8: int8 >= fp32 - 0.003, "int8 accuracy at most 0.3 points below fp32"),
+        quality=Quality(
+            "dev accuracy",
+            lambda p: metrics_of(p, dev_labels, dev_texts)["accuracy"],
+            lambda fp32, int8: int8 >= fp32 - 0.003,
+            "int8 accuracy at most 0.3 points below fp32",
+        ),
     )
 
 
@@ -144,8 +177,15 @@ def _example_texts(labels: list[str], texts: list[str], n: int = 12) -> list[str
 
 
 @torch.no_grad()
-def accuracy(model: torch.nn.Module, featurizer: Featurizer, index: dict[str, int], labels: list[str], texts: list[str],
-             device: torch.device, batch: int = 2048) -> float:
+def accuracy(
+    model: torch.nn.Module,
+    featurizer: Featurizer,
+    index: dict[str, int],
+    labels: list[str],
+    texts: list[str],
+    device: torch.device,
+    batch: int = 2048,
+) -> float:
     if not texts:
         return 0.0
     x = featurizer(texts)
@@ -198,8 +238,9 @@ def _confusions(folder: Path, dev: dict[str, Any], plt: Any, size: int = 12) -> 
     ax.set_ylabel("gold")
     for (i, j), v in np.ndenumerate(matrix):
         if v:
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
-                    color="white" if v > matrix.max() / 2 else "black")
+            ax.text(
+                j, i, str(v), ha="center", va="center", fontsize=8, color="white" if v > matrix.max() / 2 else "black"
+            )
     fig.colorbar(image, ax=ax, label="dev sentences (errors only)")
     ax.set_title("Most-confused languages (dev errors)")
     fig.tight_layout()
@@ -209,7 +250,11 @@ def _confusions(folder: Path, dev: dict[str, Any], plt: Any, size: int = 12) -> 
 
 
 TRAINING = TaskTraining(
-    task="langid", default=LangidConfig(), tutorial=TUTORIAL, train=train, plots=plots,
+    task="langid",
+    default=LangidConfig(),
+    tutorial=TUTORIAL,
+    train=train,
+    plots=plots,
     help="Train the language identifier.\n\nExample: bowgram train langid --data tutorial --out /tmp/lid",
     options=[
         click.option("--dim", type=click.IntRange(min=1), help="Embedding size."),

@@ -7,8 +7,6 @@ weights are stored as float16 still computes in float32: the shipped files are h
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,7 +26,7 @@ class BowClassifier(nn.Module):
         self.hidden = nn.Sequential(Linear(dim, hidden), nn.ReLU()) if hidden else nn.Identity()
         self.output = Linear(hidden or dim, num_labels)
 
-    def forward(self, input_ids: torch.Tensor, offsets: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
         if offsets is None:  # [batch, tokens] -> [batch, tokens, dim] -> [batch, dim]
             pooled = self.embedding(input_ids).float().sum(dim=1)
         else:  # flat ids [total], text i starting at offsets[i]

@@ -20,7 +20,6 @@ from .models import Ensemble, NgramLM, WithTopK
 from .trainer import Batches, TrainConfig, fit, recorded, resolve_device, seed_everything
 from .training import Quality, TaskTraining, Trained, default_data
 
-
 TOP_K = 16  # best words the exported graph returns beside the full log-probs (ONNX TopK)
 
 
@@ -42,13 +41,24 @@ class NextwordConfig:
     # lr 3e-3 with an average of the weights (decay 0.999) beat lr 1e-3, one-cycle schedules and
     # plain lr halving (measured: 115.3 vs 118.7 valid perplexity for the same seed)
     # (an annealed lr, lr 5e-3, batch 256, dim 48 or 128, more dropout: all worse at equal epochs)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=512, lr=3e-3, patience=3,
-                                                                   lr_decay=0.5, average=0.999))
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(epochs=20, batch_size=512, lr=3e-3, patience=3, lr_decay=0.5, average=0.999)
+    )
 
 
-TUTORIAL = NextwordConfig(context=2, dim=10, hidden=128, dropout=0.0, tie=False, min_count=1, lowercase=False,
-                          context_dropout=0.0, members=1, fp16=False,
-                          train=TrainConfig(epochs=10, batch_size=8, lr=1e-3, patience=10))
+TUTORIAL = NextwordConfig(
+    context=2,
+    dim=10,
+    hidden=128,
+    dropout=0.0,
+    tie=False,
+    min_count=1,
+    lowercase=False,
+    context_dropout=0.0,
+    members=1,
+    fp16=False,
+    train=TrainConfig(epochs=10, batch_size=8, lr=1e-3, patience=10),
+)
 
 
 def load_text(data: str) -> tuple[str, str | None]:
@@ -82,8 +92,10 @@ def train(data: str, config: NextwordConfig) -> Trained:
     vocab = Vocab.build(sequences, config.min_count)
     x, y = windows(sequences, vocab, config.context)
     if len(y) < config.context + 1 or len(vocab) <= 3:
-        raise InputError(f"{data}: too little text to train a context-{config.context} model "
-                         f"({len(y)} tokens, {len(vocab) - 3} words)")
+        raise InputError(
+            f"{data}: too little text to train a context-{config.context} model "
+            f"({len(y)} tokens, {len(vocab) - 3} words)"
+        )
     vx, vy = windows(valid_seqs, vocab, config.context)
     x_t, y_t = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     vx_t, vy_t = torch.from_numpy(vx).to(device), torch.from_numpy(vy).to(device)
@@ -101,8 +113,15 @@ def train(data: str, config: NextwordConfig) -> Trained:
         model = NgramLM(len(vocab), config.context, config.dim, config.hidden, config.dropout, config.tie).to(device)
         batches = _batches(x_t, y_t, config, seed)
         name = f"model {member + 1}/{config.members} " if config.members > 1 else ""
-        model, member_history, best = fit(model, batches, -(-len(y) // config.train.batch_size), score,
-                                          dataclasses.replace(config.train, seed=seed), higher_is_better=False, name=name)
+        model, member_history, best = fit(
+            model,
+            batches,
+            -(-len(y) // config.train.batch_size),
+            score,
+            dataclasses.replace(config.train, seed=seed),
+            higher_is_better=False,
+            name=name,
+        )
         members.append(model)
         history += [{"model": member + 1, **h} for h in member_history] if config.members > 1 else member_history
         bests.append(best)
@@ -111,19 +130,46 @@ def train(data: str, config: NextwordConfig) -> Trained:
     top_k = min(TOP_K, len(vocab))
     evaluation_text = valid_seqs or sequences
     return Trained(
-        task="nextword", model=WithTopK(model, top_k), featurizer=spec.to_dict(),
+        task="nextword",
+        model=WithTopK(model, top_k),
+        featurizer=spec.to_dict(),
         data_files={"vocab.json": ("vocab", vocab.token_to_id)},
-        sizes={"context": config.context, "vocab": len(vocab), "top_k": top_k}, fp16="all" if config.fp16 else None,
-        model_info={"architecture": "ngram-lm", "dim": config.dim, "hidden": config.hidden, "dropout": config.dropout,
-                    "tie": config.tie, "members": config.members,
-                    "weights_dtype": "float16" if config.fp16 else "float32", "training": recorded(config)},
-        metrics={"history": history, "best": best, "train_tokens": len(y), "valid_tokens": len(vy),
-                 "device": str(device), "valid_oov_rate": float((vy == UNK_ID).mean()) if len(vy) else None},
+        sizes={"context": config.context, "vocab": len(vocab), "top_k": top_k},
+        fp16="all" if config.fp16 else None,
+        model_info={
+            "architecture": "ngram-lm",
+            "dim": config.dim,
+            "hidden": config.hidden,
+            "dropout": config.dropout,
+            "tie": config.tie,
+            "members": config.members,
+            "weights_dtype": "float16" if config.fp16 else "float32",
+            "training": recorded(config),
+        },
+        metrics={
+            "history": history,
+            "best": best,
+            "train_tokens": len(y),
+            "valid_tokens": len(vy),
+            "device": str(device),
+            "valid_oov_rate": float((vy == UNK_ID).mean()) if len(vy) else None,
+        },
         evaluate=lambda p: metrics_of(p, evaluation_text),
-        quality=Quality("valid perplexity", lambda p: metrics_of(p, evaluation_text)["perplexity"],
-                        lambda fp32, int8: int8 <= fp32 * 1.02, "int8 perplexity at most 2% above fp32"),
-        example_texts=["when forty winters shall", "to be or not to", "thy beauty's", "", "and",
-                       "my lord , i", "what say you ?"],
+        quality=Quality(
+            "valid perplexity",
+            lambda p: metrics_of(p, evaluation_text)["perplexity"],
+            lambda fp32, int8: int8 <= fp32 * 1.02,
+            "int8 perplexity at most 2% above fp32",
+        ),
+        example_texts=[
+            "when forty winters shall",
+            "to be or not to",
+            "thy beauty's",
+            "",
+            "and",
+            "my lord , i",
+            "what say you ?",
+        ],
     )
 
 
@@ -154,13 +200,20 @@ def loss_of(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int
 
 
 TRAINING = TaskTraining(
-    task="nextword", default=NextwordConfig(), tutorial=TUTORIAL, train=train,
+    task="nextword",
+    default=NextwordConfig(),
+    tutorial=TUTORIAL,
+    train=train,
     help="Train the next-word model.\n\nExample: bowgram train nextword --data default --out my-lm",
     options=[
         click.option("--context", type=click.IntRange(min=1), help="Words of context (tutorial: 2)."),
         click.option("--dim", type=click.IntRange(min=1), help="Embedding size."),
         click.option("--hidden", type=click.IntRange(min=1), help="Hidden layer size."),
-        click.option("--models", "members", type=click.IntRange(min=1),
-                     help="Models trained from different seeds and averaged (default 2; 1 is fastest)."),
+        click.option(
+            "--models",
+            "members",
+            type=click.IntRange(min=1),
+            help="Models trained from different seeds and averaged (default 2; 1 is fastest).",
+        ),
     ],
 )

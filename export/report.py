@@ -14,8 +14,9 @@ from typing import Any
 NOT_CURVES = ("epoch", "model", "train_loss", "score")  # history keys that are not dev metrics
 
 
-def write_report(folder: Path, task: str, metrics: dict[str, Any], table: str,
-                 plots: Callable[[Path, Any], list[str]]) -> list[str]:
+def write_report(
+    folder: Path, task: str, metrics: dict[str, Any], table: str, plots: Callable[[Path, Any], list[str]]
+) -> list[str]:
     """Write report.md and the plots into `folder`; returns the file names written."""
     import matplotlib
 
@@ -39,10 +40,17 @@ def _curves(folder: Path, task: str, history: list[dict[str, Any]], plt: Any) ->
         rows = [h for h in history if h.get("model", 1) == model]
         suffix, style = (f", model {model}" if len(models) > 1 else ""), ("-", "--", ":", "-.")[n % 4]
         epochs = [h["epoch"] for h in rows]
-        left.plot(epochs, [h["train_loss"] for h in rows], "o" + style, color="tab:blue", label="training loss" + suffix)
+        left.plot(
+            epochs, [h["train_loss"] for h in rows], "o" + style, color="tab:blue", label="training loss" + suffix
+        )
         for i, key in enumerate(keys):
-            right.plot(epochs, [h[key] for h in rows], "s^vD"[i % 4] + style, color=colors[i % 4],
-                       label=key.replace("_", " ") + suffix)
+            right.plot(
+                epochs,
+                [h[key] for h in rows],
+                "s^vD"[i % 4] + style,
+                color=colors[i % 4],
+                label=key.replace("_", " ") + suffix,
+            )
     left.set_xlabel("epoch")
     left.xaxis.get_major_locator().set_params(integer=True)
     left.set_ylabel("training loss (NLL)", color="tab:blue")
@@ -52,8 +60,15 @@ def _curves(folder: Path, task: str, history: list[dict[str, Any]], plt: Any) ->
         right.set_yscale("log")  # averaged weights start far off: a linear axis hides the end
     title = f"{task}: training loss and " + ("dev metrics" if keys != ["score"] else "the training score")
     lines = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    left.legend(lines, [l.get_label() for l in lines], loc="upper center", bbox_to_anchor=(0.5, -0.14),
-                ncol=min(len(lines), 3), frameon=False, fontsize=8)  # below the axes: never over a curve
+    left.legend(
+        lines,
+        [line.get_label() for line in lines],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=min(len(lines), 3),
+        frameon=False,
+        fontsize=8,
+    )  # below the axes: never over a curve
     left.set_title(title)
     fig.tight_layout()
     fig.savefig(folder / "training_curves.png")
@@ -63,15 +78,26 @@ def _curves(folder: Path, task: str, history: list[dict[str, Any]], plt: Any) ->
 
 def _markdown(task: str, metrics: dict[str, Any], table: str, plots: list[str]) -> str:
     best, history = metrics["best"], metrics["history"]
-    lines = [f"# Training report: {task}", "",
-             f"Data: `{metrics.get('data')}`; device {metrics.get('device')}; training took {metrics.get('train_seconds')} s; "
-             + (f"the bundle averages {len(best['models'])} models trained from different seeds, each kept at its "
-                f"best epoch ({', '.join(str(b.get('epoch')) for b in best['models'])})." if "models" in best else
-                f"the bundle holds the model of epoch {best.get('epoch')} (best dev score)."), ""]
+    lines = [
+        f"# Training report: {task}",
+        "",
+        f"Data: `{metrics.get('data')}`; device {metrics.get('device')}; "
+        f"training took {metrics.get('train_seconds')} s; "
+        + (
+            f"the bundle averages {len(best['models'])} models trained from different seeds, each kept at its "
+            f"best epoch ({', '.join(str(b.get('epoch')) for b in best['models'])})."
+            if "models" in best
+            else f"the bundle holds the model of epoch {best.get('epoch')} (best dev score)."
+        ),
+        "",
+    ]
     lines += ["| epoch | " + " | ".join(k for k in history[0] if k != "epoch") + " |", "|---" * len(history[0]) + "|"]
     for h in history:
-        lines.append(f"| {h['epoch']} | " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v)
-                                                         for k, v in h.items() if k != "epoch") + " |")
+        lines.append(
+            f"| {h['epoch']} | "
+            + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for k, v in h.items() if k != "epoch")
+            + " |"
+        )
     lines += [""] + [f"![{p}]({p})" for p in plots] + [""]
     lines += ["Held-out metrics of the exported model (as `bowgram eval` prints them):", "", "```", table, "```"]
     return "\n".join(lines) + "\n"

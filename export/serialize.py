@@ -12,9 +12,8 @@ import io
 import json
 import logging
 import warnings
-from pathlib import Path
-
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -28,18 +27,23 @@ EXAMPLE_DIMS = {"batch": 3, "tokens": 7}  # sizes of the dynamic axes in the exa
 def example_input(contract: Contract, sizes: Mapping[str, int]) -> torch.Tensor:
     """An input of the contract's shape (id 1 everywhere: a valid id of every model)."""
     (spec,) = contract.inputs
-    return torch.ones(tuple(EXAMPLE_DIMS[a] if a in contract.dynamic else sizes[a] for a in spec.axes), dtype=torch.int64)
+    return torch.ones(
+        tuple(EXAMPLE_DIMS[a] if a in contract.dynamic else sizes[a] for a in spec.axes), dtype=torch.int64
+    )
 
 
-def to_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Path, contract: Contract,
-                   facts: dict[str, Any]) -> None:
+def to_torchscript(
+    model: torch.nn.Module, example: torch.Tensor, path: Path, contract: Contract, facts: dict[str, Any]
+) -> None:
     """Scripted (not traced) so no shape is baked in; `facts` ride along as extra files."""
     extra = {"bowgram.json": json.dumps(facts, ensure_ascii=False)}
     with quiet_jit_deprecation():
         torch.jit.save(torch.jit.script(model), str(path), _extra_files=extra)
 
 
-def to_pt2(model: torch.nn.Module, example: torch.Tensor, path: Path, contract: Contract, facts: dict[str, Any]) -> None:
+def to_pt2(
+    model: torch.nn.Module, example: torch.Tensor, path: Path, contract: Contract, facts: dict[str, Any]
+) -> None:
     """A torch.export program (TorchScript's successor) with the same facts as an extra file."""
     program = torch.export.export(model, (example,), dynamic_shapes=(_dims(contract),))
     for node in program.graph.nodes:  # source locations of the build machine: not for shipping
@@ -52,15 +56,24 @@ def _dims(contract: Contract) -> dict[int, Any]:
     return {i: torch.export.Dim(axis) for i, axis in enumerate(contract.inputs[0].axes) if axis in contract.dynamic}
 
 
-def to_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, contract: Contract,
-            facts: dict[str, Any]) -> dict[str, int]:
+def to_onnx(
+    model: torch.nn.Module, example: torch.Tensor, path: Path, contract: Contract, facts: dict[str, Any]
+) -> dict[str, int]:
     """Export with the dynamo exporter into one file (no external data); returns opset and IR."""
     import onnx
 
     with _quiet_onnx_exporter():
-        torch.onnx.export(model, (example,), str(path), input_names=contract.input_names,
-                          output_names=contract.output_names, dynamic_shapes=(_dims(contract),), dynamo=True,
-                          external_data=False, opset_version=contract.opset)
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            input_names=contract.input_names,
+            output_names=contract.output_names,
+            dynamic_shapes=(_dims(contract),),
+            dynamo=True,
+            external_data=False,
+            opset_version=contract.opset,
+        )
     proto = onnx.load(str(path))
     for node in proto.graph.node:  # the exporter's debug notes: source paths of the build machine
         del node.metadata_props[:]

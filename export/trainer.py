@@ -9,8 +9,8 @@ import copy
 import dataclasses
 import math
 import random
-from dataclasses import dataclass
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -62,9 +62,15 @@ def seed_everything(seed: int) -> None:
 Batches = Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]]
 
 
-def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callable[[torch.nn.Module], dict[str, Any]],
-        config: TrainConfig, higher_is_better: bool = True,
-        name: str = "") -> tuple[torch.nn.Module, list[dict[str, Any]], dict[str, Any]]:
+def fit(
+    model: torch.nn.Module,
+    batches: Batches,
+    n_batches: int,
+    score: Callable[[torch.nn.Module], dict[str, Any]],
+    config: TrainConfig,
+    higher_is_better: bool = True,
+    name: str = "",
+) -> tuple[torch.nn.Module, list[dict[str, Any]], dict[str, Any]]:
     """Train; after each epoch `score(model)` gives dev metrics with a 'score' key.
 
     `batches(epoch)` yields (inputs, targets, weights or None) already on the device; inputs may
@@ -96,7 +102,9 @@ def fit(model: torch.nn.Module, batches: Batches, n_batches: int, score: Callabl
             scored.eval()
             with torch.no_grad():
                 metrics = {"epoch": epoch + 1, "train_loss": total / max(count, 1), **score(scored)}
-            bar.set_postfix({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items() if k != "epoch"})
+            bar.set_postfix(
+                {k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items() if k != "epoch"}
+            )
         history.append(metrics)
         value = metrics["score"] if higher_is_better else -metrics["score"]
         if value >= best:  # ties: the later, longer-trained model

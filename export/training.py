@@ -61,13 +61,15 @@ class TaskTraining:
     help: str = ""
 
 
-def default_data(task: str, name: str) -> Path:
+def default_data(folder: str, name: str) -> Path:
     """A file of the default corpora (`export/data/`): in a clone and in the sdist, not in the
     wheel, which carries only what serving needs."""
-    path = Path(str(resources.files("bowgram.export").joinpath("data", task, name)))
+    path = Path(str(resources.files("bowgram.export") / "data" / folder / name))
     if not path.is_file():
-        raise InputError(f"the default training data ({name}) is not in this installation: it ships in the source "
-                         "(a git clone or the sdist: pip install -e .); or train on your own file with --data FILE")
+        raise InputError(
+            f"the default training data ({name}) is not in this installation: it ships in the source "
+            "(a git clone or the sdist: pip install -e .); or train on your own file with --data FILE"
+        )
     return path
 
 

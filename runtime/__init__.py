@@ -8,5 +8,14 @@ from .loader import load  # noqa: E402
 from .tasks.langid import LanguageIdentifier  # noqa: E402
 from .tasks.nextword import NextWordPredictor  # noqa: E402
 
-__all__ = ["load", "LanguageIdentifier", "NextWordPredictor", "BowgramError", "InputError",
-           "BundleError", "BackendUnavailable", "VerificationError", "__version__"]
+__all__ = [
+    "load",
+    "LanguageIdentifier",
+    "NextWordPredictor",
+    "BowgramError",
+    "InputError",
+    "BundleError",
+    "BackendUnavailable",
+    "VerificationError",
+    "__version__",
+]

@@ -48,7 +48,7 @@ class Bundle:
         self._checked: dict[str, Path] = {}
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], task: str | None = None) -> "Bundle":
+    def open(cls, path: str | os.PathLike[str], task: str | None = None) -> Bundle:
         root = Path(path)
         if not root.is_dir():
             raise BundleError(f"bundle not found: {root} is not a directory")
@@ -83,19 +83,27 @@ class Bundle:
             return self._checked[artifact.path]
         full = self._path(artifact)
         if not full.is_file():
-            hint = " (an optional torch format this copy leaves out; rebuild the bundle to get it)" if artifact.optional else ""
+            hint = (
+                " (an optional torch format this copy leaves out; rebuild the bundle to get it)"
+                if artifact.optional
+                else ""
+            )
             raise BundleError(f"bundle {self.path} is missing {artifact.path}{hint}")
         if full.stat().st_size != artifact.size or sha256_of(full) != artifact.sha256:
-            raise BundleError(f"{artifact.path} does not match its sha256 in the manifest: "
-                              "the file is corrupt or was changed; rebuild or re-download the bundle")
+            raise BundleError(
+                f"{artifact.path} does not match its sha256 in the manifest: "
+                "the file is corrupt or was changed; rebuild or re-download the bundle"
+            )
         self._checked[artifact.path] = full
         return full
 
     def artifact(self, fmt: str, precision: str = "fp32") -> Artifact:
         found = self.manifest.artifact(fmt, precision)
         if found is None:
-            raise BundleError(f"bundle {self.path} has no {fmt} ({precision}) file; "
-                              f"it has: {', '.join(self.manifest.model_formats()) or 'no model'}")
+            raise BundleError(
+                f"bundle {self.path} has no {fmt} ({precision}) file; "
+                f"it has: {', '.join(self.manifest.model_formats()) or 'no model'}"
+            )
         return found
 
     def read_json(self, fmt: str) -> Any:
@@ -122,7 +130,7 @@ class BundleWriter:
         self.out = Path(out)
         self._files: dict[str, Artifact] = {}
 
-    def __enter__(self) -> "BundleWriter":
+    def __enter__(self) -> BundleWriter:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         recover_interrupted(self.out)
         self.dir = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-{os.getpid()}-", dir=self.out.parent))
@@ -149,8 +157,12 @@ class BundleWriter:
 
     def manifest(self, **fields: Any) -> Manifest:
         created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-        return Manifest(format_version=FORMAT_VERSION, created=fields.pop("created", created),
-                        artifacts=tuple(self._files.values()), **fields)
+        return Manifest(
+            format_version=FORMAT_VERSION,
+            created=fields.pop("created", created),
+            artifacts=tuple(self._files.values()),
+            **fields,
+        )
 
     def draft(self, **fields: Any) -> Bundle:
         """The staged files as a `Bundle`, with an in-memory manifest: predictors can be built

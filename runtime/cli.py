@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from importlib.metadata import entry_points
+from collections.abc import Callable
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -23,13 +25,13 @@ COMMAND_GROUP = "bowgram.commands"
 
 
 class Cli(click.Group):
-    def _plugins(self) -> dict:
+    def _plugins(self) -> dict[str, EntryPoint]:
         return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP)}
 
-    def list_commands(self, ctx):
+    def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
 
-    def get_command(self, ctx, name):
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
         if command is None and name in self._plugins():
             try:
@@ -38,7 +40,7 @@ class Cli(click.Group):
                 return _needs_export(name, exc)
         return command
 
-    def invoke(self, ctx):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BowgramError as exc:
@@ -56,24 +58,32 @@ class Cli(click.Group):
             _fail(f"unexpected {type(exc).__name__}: {exc} (set BOWGRAM_DEBUG=1 for a traceback)", 1)
 
 
-def _fail(message: str, code: int):
+def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
 def _needs_export(name: str, exc: ImportError) -> click.Command:
-    @click.command(name, help="(needs the [export] extra) " + name,
-                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-    def stub():
-        raise missing_torch(f"'bowgram {name}'") if "torch" in str(exc) else BowgramError(
-            f"'bowgram {name}' cannot start: {exc}; install the [export] extra: pip install 'bowgram[export]'")
+    @click.command(
+        name,
+        help="(needs the [export] extra) " + name,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+    def stub() -> None:
+        raise (
+            missing_torch(f"'bowgram {name}'")
+            if "torch" in str(exc)
+            else BowgramError(
+                f"'bowgram {name}' cannot start: {exc}; install the [export] extra: pip install 'bowgram[export]'"
+            )
+        )
 
     return stub
 
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="bowgram")
-def main():
+def main() -> None:
     """bowgram: language identification and next-word prediction from self-describing bundles.
 
     Example: bowgram langid "Yo creo que sí"
@@ -97,17 +107,23 @@ def _read_inputs(texts: tuple[str, ...], input_path: str | None) -> list[str]:
     return decode_utf8(raw, name).splitlines()
 
 
-def _options(fn, backend=True):
+def _options(fn: Callable[..., None]) -> Callable[..., None]:
+    """--bundle, --backend, --threads, --precision: how a prediction command opens its bundle."""
     fn = click.option("--bundle", type=click.Path(), help="Bundle directory (default: the built-in model).")(fn)
-    if backend:
-        fn = click.option("--backend", default="auto", show_default=True, help="onnx, torchscript, … (see: bowgram backends).")(fn)
-        fn = click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)(fn)
-        fn = click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
-                          help="int8: the bundle's quantized ONNX model, if it has one.")(fn)
-    return fn
+    fn = click.option(
+        "--backend", default="auto", show_default=True, help="onnx, torchscript, … (see: bowgram backends)."
+    )(fn)
+    fn = click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)(fn)
+    return click.option(
+        "--precision",
+        type=click.Choice(["fp32", "int8"]),
+        default="fp32",
+        show_default=True,
+        help="int8: the bundle's quantized ONNX model, if it has one.",
+    )(fn)
 
 
-def _emit(texts, results, key: str, as_json: bool):
+def _emit(texts: list[str], results: list[list[tuple[str, float]]], key: str, as_json: bool) -> None:
     for text, preds in zip(texts, results):
         if as_json:
             items = [{key: name, "prob": round(p, 6)} for name, p in preds]
@@ -120,12 +136,28 @@ def _emit(texts, results, key: str, as_json: bool):
 @click.argument("texts", nargs=-1)
 @_options
 @click.option("-k", type=click.IntRange(min=1), default=1, show_default=True, help="Labels per text.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Below this top probability, answer 'und'.")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Below this top probability, answer 'und'.",
+)
 @click.option("--only", help="Comma-separated labels to choose from, e.g. en,es,fr.")
 @click.option("--input", "input_path", help="File with one text per line, or - for stdin.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input.")
-def langid(texts, bundle, backend, threads, precision, k, threshold, only, input_path, as_json):
+def langid(
+    texts: tuple[str, ...],
+    bundle: str | None,
+    backend: str,
+    threads: int,
+    precision: str,
+    k: int,
+    threshold: float,
+    only: str | None,
+    input_path: str | None,
+    as_json: bool,
+) -> None:
     """Identify the language of each text.
 
     Example: bowgram langid "Yo creo que sí"   (prints: es 0.99…)
@@ -145,7 +177,17 @@ def langid(texts, bundle, backend, threads, precision, k, threshold, only, input
 @click.option("--prefix", help="Only words starting with this (completion of a half-typed word).")
 @click.option("--input", "input_path", help="File with one context per line, or - for stdin.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input.")
-def next_word(texts, bundle, backend, threads, precision, k, prefix, input_path, as_json):
+def next_word(
+    texts: tuple[str, ...],
+    bundle: str | None,
+    backend: str,
+    threads: int,
+    precision: str,
+    k: int,
+    prefix: str | None,
+    input_path: str | None,
+    as_json: bool,
+) -> None:
     """Predict the next word after each context.
 
     Example: bowgram next-word "to be or not to" -k 5
@@ -160,11 +202,23 @@ def next_word(texts, bundle, backend, threads, precision, k, prefix, input_path,
 @main.command()
 @click.argument("text")
 @_options
-@click.option("-n", type=click.IntRange(min=0), default=20, show_default=True, help="Tokens to generate (at most 1000).")
+@click.option(
+    "-n", type=click.IntRange(min=0), default=20, show_default=True, help="Tokens to generate (at most 1000)."
+)
 @click.option("--temperature", type=float, default=1.0, show_default=True)
 @click.option("--top-k", type=click.IntRange(min=1), default=None, help="Sample only from the k likeliest.")
 @click.option("--seed", type=int, default=None, help="Same seed, same text.")
-def generate(text, bundle, backend, threads, precision, n, temperature, top_k, seed):
+def generate(
+    text: str,
+    bundle: str | None,
+    backend: str,
+    threads: int,
+    precision: str,
+    n: int,
+    temperature: float,
+    top_k: int | None,
+    seed: int | None,
+) -> None:
     """Continue TEXT by sampling from the next-word model.
 
     Example: bowgram generate "when forty winters" -n 30 --seed 1
@@ -178,12 +232,16 @@ def generate(text, bundle, backend, threads, precision, n, temperature, top_k, s
 
 @main.command("eval")
 @click.argument("bundle", type=click.Path())
-@click.option("--data", required=True, type=click.Path(path_type=Path),
-              help="langid: TSV 'label<TAB>text' or fastText lines; nextword: a text file.")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="langid: TSV 'label<TAB>text' or fastText lines; nextword: a text file.",
+)
 @click.option("--backend", default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with the metrics.")
-def evaluate(bundle, data, backend, precision, as_json):
+def evaluate(bundle: str, data: Path, backend: str, precision: str, as_json: bool) -> None:
     """Measure a bundle on a labelled file (langid) or a text file (nextword).
 
     Example: bowgram eval artifacts/langid --data dev.tsv
@@ -200,7 +258,7 @@ def evaluate(bundle, data, backend, precision, as_json):
 @main.command()
 @click.argument("bundle", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="The whole manifest as JSON.")
-def info(bundle, as_json):
+def info(bundle: str, as_json: bool) -> None:
     """Show what a bundle holds: task, model, featurizer, files, validation, metrics.
 
     Example: bowgram info artifacts/langid
@@ -215,7 +273,7 @@ def info(bundle, as_json):
 @main.command()
 @click.argument("bundle", type=click.Path())
 @click.option("--backend", "backend_names", multiple=True, help="Check only this backend (repeatable).")
-def verify(bundle, backend_names):
+def verify(bundle: str, backend_names: tuple[str, ...]) -> None:
     """Check checksums and reproduce the test vectors on every available backend.
 
     Example: bowgram verify artifacts/langid
@@ -228,13 +286,15 @@ def verify(bundle, backend_names):
         if "skipped" in result:
             click.echo(f"  {name}: skipped ({result['skipped']})")
         else:
-            click.echo(f"  {name}: {result['examples']} test vectors reproduce (max abs diff {result['max_abs_diff']:.2g})")
+            click.echo(
+                f"  {name}: {result['examples']} test vectors reproduce (max abs diff {result['max_abs_diff']:.2g})"
+            )
     click.echo("OK")
 
 
 @main.command("backends")
 @click.option("--json", "as_json", is_flag=True)
-def list_backends(as_json):
+def list_backends(as_json: bool) -> None:
     """List the installed backends and whether their library is present.
 
     Example: bowgram backends
@@ -245,8 +305,14 @@ def list_backends(as_json):
     for name in backends.names():
         try:
             cls = backends.get(name)
-            rows.append({"name": name, "format": cls.format, "available": cls.available(),
-                         "install": None if cls.available() else f"pip install {cls.extra}"})
+            rows.append(
+                {
+                    "name": name,
+                    "format": cls.format,
+                    "available": cls.available(),
+                    "install": None if cls.available() else f"pip install {cls.extra}",
+                }
+            )
         except BowgramError as exc:
             rows.append({"name": name, "format": None, "available": False, "install": str(exc)})
     if as_json:

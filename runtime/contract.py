@@ -57,9 +57,13 @@ class Contract:
         sizes: dict[str, int] = {}
         for role, specs in (("inputs", self.inputs), ("outputs", self.outputs)):
             tensors = signature.get(role)
-            names = [t.get("name") for t in tensors if isinstance(t, dict)] if isinstance(tensors, list) else None
+            if not isinstance(tensors, list) or not all(isinstance(t, dict) for t in tensors):
+                raise BundleError(f"manifest.json: signature {role} is not a list of objects")
+            names = [t.get("name") for t in tensors]
             if names != [t.name for t in specs]:
-                raise BundleError(f"manifest.json: signature {role} are {names}, this task needs {[t.name for t in specs]}")
+                raise BundleError(
+                    f"manifest.json: signature {role} are {names}, this task needs {[t.name for t in specs]}"
+                )
             for spec, tensor in zip(specs, tensors):
                 self._check_tensor(spec, tensor, sizes)
         return sizes
@@ -67,13 +71,22 @@ class Contract:
     def _check_tensor(self, spec: TensorSpec, tensor: dict[str, object], sizes: dict[str, int]) -> None:
         shape = tensor.get("shape")
         if tensor.get("dtype") != spec.dtype or not isinstance(shape, list) or len(shape) != len(spec.axes):
-            raise BundleError(f"manifest.json: signature of {spec.name!r} is {tensor.get('dtype')} {shape}, "
-                              f"this task needs {spec.dtype} with axes {list(spec.axes)}")
+            raise BundleError(
+                f"manifest.json: signature of {spec.name!r} is {tensor.get('dtype')} {shape}, "
+                f"this task needs {spec.dtype} with axes {list(spec.axes)}"
+            )
         for axis, dim in zip(spec.axes, shape):
             if axis in self.dynamic:
                 ok = dim == axis
             else:
-                ok = isinstance(dim, int) and not isinstance(dim, bool) and dim > 0 and sizes.setdefault(axis, dim) == dim
+                ok = (
+                    isinstance(dim, int)
+                    and not isinstance(dim, bool)
+                    and dim > 0
+                    and sizes.setdefault(axis, dim) == dim
+                )
             if not ok:
-                raise BundleError(f"manifest.json: axis {axis!r} of {spec.name!r} is {dim!r}, expected "
-                                  + ("that name (a dynamic axis)" if axis in self.dynamic else "one positive size"))
+                raise BundleError(
+                    f"manifest.json: axis {axis!r} of {spec.name!r} is {dim!r}, expected "
+                    + ("that name (a dynamic axis)" if axis in self.dynamic else "one positive size")
+                )

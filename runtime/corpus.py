@@ -43,9 +43,9 @@ def read_labelled(path: str | Path) -> tuple[list[str], list[str]]:
     return labels, texts
 
 
-def parse_labelled_line(line: str, path, number: int) -> tuple[str, str]:
+def parse_labelled_line(line: str, path: str | Path, number: int) -> tuple[str, str]:
     if line.startswith("__label__"):
-        label, _, text = line[len("__label__"):].partition(" ")
+        label, _, text = line[len("__label__") :].partition(" ")
     elif "\t" in line:
         label, _, text = line.partition("\t")
     else:
@@ -55,7 +55,7 @@ def parse_labelled_line(line: str, path, number: int) -> tuple[str, str]:
     return label, text
 
 
-def short_spans(labels: list[str], texts: list[str], seed: int, per_text: int = 1):
+def short_spans(labels: list[str], texts: list[str], seed: int, per_text: int = 1) -> tuple[list[str], list[str]]:
     """Random 1-3 word spans (2-8 characters for scripts without spaces) of each text.
 
     Training adds them so that short inputs are learnt; evaluation reports accuracy on them.

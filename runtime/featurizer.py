@@ -31,6 +31,7 @@ import numpy as np
 
 from .errors import BundleError
 from .manifest import FORMAT_VERSION
+from .tokenizer import normal_form
 from .wordtable import WordTable
 
 FNV_BASIS = 2166136261
@@ -60,7 +61,7 @@ class FeaturizerSpec:
         return {"kind": KIND, **asdict(self)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], format_version: int = FORMAT_VERSION) -> "FeaturizerSpec":
+    def from_dict(cls, data: dict[str, Any], format_version: int = FORMAT_VERSION) -> FeaturizerSpec:
         """The spec of a manifest; every field is honoured, an unknown one is refused."""
         data = {k: v for k, v in data.items() if not (format_version == 1 and k in _DROPPED_IN_V2)}
         if data.get("kind") != KIND:
@@ -70,8 +71,7 @@ class FeaturizerSpec:
         if unknown:
             raise BundleError(f"featurizer: unknown fields {unknown}; a newer bowgram may read this bundle")
         spec = cls(**{k: v for k, v in data.items() if k in known})
-        if spec.normalization not in ("NFC", "NFKC", "NFD", "NFKD"):
-            raise BundleError(f"featurizer.normalization: unknown form {spec.normalization!r}")
+        normal_form(spec.normalization)
         if spec.hash != "fnv1a32-codepoints" or spec.keep != "unicode-letters-and-marks":
             raise BundleError("featurizer: unsupported hash or character class in manifest")
         if spec.max_n and not (1 <= spec.min_n <= spec.max_n and 0 < spec.buckets <= 2**32):
@@ -91,7 +91,8 @@ def _is_letter(cp: np.ndarray) -> np.ndarray:
         for c in np.unique(cp[cls == 0]).tolist():
             _CLASS[c] = 1 if unicodedata.category(chr(c))[0] in "LM" else 2
         cls = _CLASS[np.minimum(cp, _TABLE_SIZE)]
-    return cls == 1
+    letter: np.ndarray = cls == 1
+    return letter
 
 
 @dataclass(frozen=True)
@@ -102,10 +103,12 @@ class Features:
     offsets: np.ndarray  # int64 [n_texts + 1]
 
     def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
+        lengths: np.ndarray = np.diff(self.offsets)
+        return lengths
 
     def row(self, i: int) -> list[int]:
-        return self.ids[self.offsets[i] : self.offsets[i + 1]].tolist()
+        ids: list[int] = self.ids[self.offsets[i] : self.offsets[i + 1]].tolist()
+        return ids
 
 
 class Featurizer:
@@ -119,8 +122,9 @@ class Featurizer:
         self._dict = vocab if self.word_features else {}
         self._table: WordTable | None = None  # built on the first big batch
         self._table_failed = False
+        self._form = normal_form(spec.normalization)
 
-    def _letters(self, texts: list[str]):
+    def _letters(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Collapsed code points of the batch: words separated by one boundary (32).
 
         Returns (codepoints, is_boundary, text_index) over the kept positions.
@@ -128,7 +132,7 @@ class Featurizer:
         joined = "\0" + "\0".join(texts) + "\0"
         if joined.count("\0") != len(texts) + 1:  # a text holds NUL: it is a boundary anyway
             joined = "\0" + "\0".join(t.replace("\0", " ") for t in texts) + "\0"
-        joined = unicodedata.normalize(self.spec.normalization, joined)
+        joined = unicodedata.normalize(self._form, joined)
         if self.spec.casefold:
             joined = joined.casefold()
         cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -165,13 +169,20 @@ class Featurizer:
             self._ngrams(cps, is_b, tix, parts_ids, parts_tix)
         return _to_csr(parts_ids, parts_tix, len(texts))
 
-    def _word_table(self) -> "WordTable | None":
+    def _word_table(self) -> WordTable | None:
         if self._table is None and not self._table_failed:
             self._table = WordTable.build(self._dict)
             self._table_failed = self._table is None
         return self._table
 
-    def _ngrams(self, cps, is_b, tix, parts_ids, parts_tix) -> None:
+    def _ngrams(
+        self,
+        cps: np.ndarray,
+        is_b: np.ndarray,
+        tix: np.ndarray,
+        parts_ids: list[np.ndarray],
+        parts_tix: list[np.ndarray],
+    ) -> None:
         spec, m = self.spec, len(cps)
         bcount = np.concatenate([[0], np.cumsum(is_b)])  # boundaries in cps[:k]
         first_letter_tix = tix[np.minimum(np.arange(m) + is_b, m - 1)]
@@ -207,7 +218,7 @@ def _split_words(cps: np.ndarray, is_b: np.ndarray, tix: np.ndarray) -> tuple[li
     return cps.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass").split(), tix[_word_starts(is_b)]
 
 
-def _to_csr(parts_ids, parts_tix, n_texts: int) -> Features:
+def _to_csr(parts_ids: list[np.ndarray], parts_tix: list[np.ndarray], n_texts: int) -> Features:
     """Interleave the parts text by text without sorting: each part's text indexes are already
     non-decreasing, so every element's destination can be computed directly."""
     if n_texts == 1:  # the common single-text call: nothing to interleave
@@ -223,5 +234,3 @@ def _to_csr(parts_ids, parts_tix, n_texts: int) -> Features:
         ids[base[part_tix] + np.arange(len(part_tix)) - part_start[part_tix]] = part_ids
         base += count
     return Features(ids, offsets)
-
-

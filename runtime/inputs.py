@@ -30,5 +30,6 @@ def decode_utf8(raw: bytes, name: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(f"{name} is not valid UTF-8 (line {line}); convert it to UTF-8 first, "
-                         "e.g. iconv -f latin1 -t utf-8") from None
+        raise InputError(
+            f"{name} is not valid UTF-8 (line {line}); convert it to UTF-8 first, e.g. iconv -f latin1 -t utf-8"
+        ) from None

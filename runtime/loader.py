@@ -10,8 +10,13 @@ from .bundle import Bundle, default_bundle_path
 from .errors import InputError
 
 
-def load(path: str | os.PathLike[str] | Bundle | None = None, task: str | None = None, backend: str = "auto",
-         threads: int = 1, precision: str = "fp32") -> Any:
+def load(
+    path: str | os.PathLike[str] | Bundle | None = None,
+    task: str | None = None,
+    backend: str = "auto",
+    threads: int = 1,
+    precision: str = "fp32",
+) -> Any:
     """Open a bundle and return its task's predictor (`LanguageIdentifier`, `NextWordPredictor`).
 
     With no `path`, the default bundle for `task` is used. `backend="auto"` takes the first

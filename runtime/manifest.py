@@ -66,7 +66,7 @@ class Manifest:
         return data
 
     @classmethod
-    def from_dict(cls, data: object) -> "Manifest":
+    def from_dict(cls, data: object) -> Manifest:
         if not isinstance(data, dict):
             raise BundleError("manifest.json: expected a JSON object")
         version = data.get("format_version")
@@ -120,6 +120,10 @@ def _artifact(data: object, index: int) -> Artifact:
     unknown = sorted(set(data) - known)
     if unknown:
         raise BundleError(f"manifest.json: artifacts[{index}] has unknown fields {unknown}")
-    if not isinstance(data["size"], int) or not isinstance(data["sha256"], str) or data.get("precision", "fp32") not in PRECISIONS:
+    if (
+        not isinstance(data["size"], int)
+        or not isinstance(data["sha256"], str)
+        or data.get("precision", "fp32") not in PRECISIONS
+    ):
         raise BundleError(f"manifest.json: artifacts[{index}] has a bad size, sha256 or precision")
     return Artifact(**data)

@@ -24,7 +24,7 @@ def pad(features: Features, rows: np.ndarray | None = None) -> np.ndarray:
     return pad_chunks(features, rows, np.array([len(rows)]))[0]
 
 
-def pad_chunks(features: Features, rows: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+def pad_chunks(features: Features, rows: np.ndarray, counts: np.ndarray | list[int]) -> list[np.ndarray]:
     """`rows` of `features` cut into consecutive chunks of `counts` rows, each chunk a zero-padded
     matrix as wide as its longest row (at least 1): one pass over the ids for all chunks."""
     counts = np.asarray(counts, dtype=np.int64)
@@ -38,5 +38,7 @@ def pad_chunks(features: Features, rows: np.ndarray, counts: np.ndarray) -> list
     ids, firsts = bags(features, rows)
     flat = np.zeros(int(sizes.sum()), dtype=np.int64)
     flat[np.repeat(row_starts - firsts, lengths) + np.arange(len(ids))] = ids
-    return [flat[b : b + n].reshape(c, w) for b, n, c, w in zip(bases.tolist(), sizes.tolist(), counts.tolist(),
-                                                                 widths.tolist())]
+    return [
+        flat[b : b + n].reshape(c, w)
+        for b, n, c, w in zip(bases.tolist(), sizes.tolist(), counts.tolist(), widths.tolist())
+    ]

@@ -8,10 +8,12 @@ from .manifest import Manifest
 
 
 def manifest_summary(m: Manifest) -> str:
-    lines = [f"task:        {m.task}  (format_version {m.format_version}, created {m.created})",
-             "model:       " + ", ".join(f"{k}={v}" for k, v in m.model.items() if not isinstance(v, dict)),
-             "featurizer:  " + ", ".join(f"{k}={v}" for k, v in m.featurizer.items()),
-             "producer:    " + ", ".join(f"{k} {v}" for k, v in m.producer.items())]
+    lines = [
+        f"task:        {m.task}  (format_version {m.format_version}, created {m.created})",
+        "model:       " + ", ".join(f"{k}={v}" for k, v in m.model.items() if not isinstance(v, dict)),
+        "featurizer:  " + ", ".join(f"{k}={v}" for k, v in m.featurizer.items()),
+        "producer:    " + ", ".join(f"{k} {v}" for k, v in m.producer.items()),
+    ]
     for io in ("inputs", "outputs"):
         for t in m.signature.get(io, []):
             lines.append(f"{io[:-1]:<12} {t['name']} {t['dtype']} {t['shape']}")

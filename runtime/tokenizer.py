@@ -20,7 +20,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -32,6 +32,8 @@ SPECIALS = (BOS, EOS, UNK)
 BOS_ID, EOS_ID, UNK_ID = 0, 1, 2  # their ids in every vocab.json
 KIND = "words"
 SEQUENCES = ("paragraphs",)
+NormalForm = Literal["NFC", "NFD", "NFKC", "NFKD"]
+NORMAL_FORMS: tuple[NormalForm, ...] = ("NFC", "NFD", "NFKC", "NFKD")
 _DROPPED_IN_V2 = ("bos", "eos", "unk")  # format 1 recorded the special tokens here; vocab.json holds them
 _NO_SPACE_BEFORE = set(".,;:!?')]}\"")
 _NO_SPACE_AFTER = set("([{")
@@ -51,7 +53,7 @@ class TokenizerSpec:
         return {"kind": KIND, **asdict(self)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], format_version: int = FORMAT_VERSION) -> "TokenizerSpec":
+    def from_dict(cls, data: dict[str, Any], format_version: int = FORMAT_VERSION) -> TokenizerSpec:
         """The spec of a manifest; every field is honoured, an unknown one is refused."""
         if format_version == 1:
             data = {k: v for k, v in data.items() if k not in _DROPPED_IN_V2}
@@ -63,8 +65,9 @@ class TokenizerSpec:
         if unknown:
             raise BundleError(f"tokenizer: unknown fields {unknown}; a newer bowgram may read this bundle")
         spec = cls(**{k: v for k, v in data.items() if k in known})
-        if spec.normalization not in ("NFC", "NFKC", "NFD", "NFKD") or spec.sequences not in SEQUENCES:
-            raise BundleError(f"tokenizer: unsupported normalization {spec.normalization!r} or sequences {spec.sequences!r}")
+        normal_form(spec.normalization)
+        if spec.sequences not in SEQUENCES:
+            raise BundleError(f"tokenizer.sequences: unsupported kind {spec.sequences!r}, expected one of {SEQUENCES}")
         try:
             re.compile(spec.pattern)
         except re.error as exc:
@@ -72,14 +75,23 @@ class TokenizerSpec:
         return spec
 
 
+def normal_form(name: str) -> NormalForm:
+    """A manifest's `normalization`, checked: one of Unicode's four normalization forms."""
+    for form in NORMAL_FORMS:
+        if name == form:
+            return form
+    raise BundleError(f"normalization: unknown form {name!r}, expected one of {NORMAL_FORMS}")
+
+
 class Tokenizer:
     def __init__(self, spec: TokenizerSpec):
         self.spec = spec
         self._pattern = re.compile(spec.pattern)
         self._apostrophes = str.maketrans({c: "'" for c in spec.apostrophes})
+        self._form = normal_form(spec.normalization)
 
     def tokens(self, text: str) -> list[str]:
-        text = unicodedata.normalize(self.spec.normalization, text).translate(self._apostrophes)
+        text = unicodedata.normalize(self._form, text).translate(self._apostrophes)
         if self.spec.lowercase:
             text = text.lower()
         return self._pattern.findall(text)
@@ -107,7 +119,7 @@ class Vocab:
         return len(self.words)
 
     @classmethod
-    def build(cls, sequences: list[list[str]], min_count: int = 1, max_size: int | None = None):
+    def build(cls, sequences: list[list[str]], min_count: int = 1, max_size: int | None = None) -> Vocab:
         counts = Counter(t for seq in sequences for t in seq if t not in SPECIALS)
         ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
         ranked = ranked[: max_size - len(SPECIALS)] if max_size else ranked

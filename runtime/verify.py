@@ -18,8 +18,9 @@ from .errors import BackendUnavailable, VerificationError
 from .tasks import Predictor
 
 
-def compare_outputs(reference: dict[str, np.ndarray], actual: dict[str, np.ndarray], atol: float,
-                    rtol: float) -> dict[str, float]:
+def compare_outputs(
+    reference: dict[str, np.ndarray], actual: dict[str, np.ndarray], atol: float, rtol: float
+) -> dict[str, float]:
     """Max |difference| per output; raises VerificationError naming every failing output.
 
     Values pass where |actual - reference| <= atol + rtol * |reference| (numpy's allclose rule).
@@ -55,10 +56,14 @@ def check_examples(predictor: Predictor, examples: dict[str, Any]) -> dict[str, 
     for ex in examples["examples"]:
         ids = predictor.input_ids(ex["text"])
         if ids != ex["ids"]:
-            raise VerificationError(f"featurizer mismatch for {ex['text']!r}: ids {ids[:8]}… differ from the stored ones")
+            raise VerificationError(
+                f"featurizer mismatch for {ex['text']!r}: ids {ids[:8]}… differ from the stored ones"
+            )
         out = predictor.run(np.asarray([ids], dtype=np.int64))[0]
         index = [t[0] for t in ex[key]]
-        diff = compare_outputs({"top": np.array([t[2] for t in ex[key]])}, {"top": out[index]}, contract.atol, contract.rtol)
+        diff = compare_outputs(
+            {"top": np.array([t[2] for t in ex[key]])}, {"top": out[index]}, contract.atol, contract.rtol
+        )
         worst = max(worst, diff["top"])
         if int(np.argmax(out)) != index[0]:
             raise VerificationError(f"top-1 for {ex['text']!r} is id {int(np.argmax(out))}, expected {index[0]}")
@@ -71,8 +76,12 @@ def verify_bundle(path: str | os.PathLike[str], backend_names: list[str] | None 
     bundle = Bundle.open(path)
     manifest = bundle.manifest
     predictor_class = tasks.get(manifest.task).predictor
-    report: dict[str, Any] = {"bundle": str(bundle.path), "task": manifest.task, "files": bundle.verify_checksums(),
-                              "backends": {}}
+    report: dict[str, Any] = {
+        "bundle": str(bundle.path),
+        "task": manifest.task,
+        "files": bundle.verify_checksums(),
+        "backends": {},
+    }
     results = report["backends"]
     examples = bundle.read_json("examples")
     for fmt, facts in manifest.validation.items():

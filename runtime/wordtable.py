@@ -32,7 +32,8 @@ def _span_hashes(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
     h = (prefix[ends] - prefix[starts]) * _powers(pow(_BASE, -1, 2**64), len(cps) + 1)[starts]
     h ^= h >> np.uint64(33)  # a bijective mix (murmur3's finalizer step) so the top bits,
     h *= np.uint64(0xFF51AFD7ED558CCD)  # which pick a table slot, depend on every character
-    return h ^ (h >> np.uint64(33))
+    mixed: np.ndarray = h ^ (h >> np.uint64(33))
+    return mixed
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,14 @@ class WordTable:
     shift: np.uint64  # a hash's home slot is hash >> shift
 
     @classmethod
-    def build(cls, vocab: dict[str, int]) -> "WordTable | None":
+    def build(cls, vocab: dict[str, int]) -> WordTable | None:
         words = list(vocab)
         if not words or len(vocab) >= 2**31:
             return None
         lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        hashes = np.concatenate([_word_hashes(words[i : i + 4096], lengths[i : i + 4096])
-                                 for i in range(0, len(words), 4096)])
+        hashes = np.concatenate(
+            [_word_hashes(words[i : i + 4096], lengths[i : i + 4096]) for i in range(0, len(words), 4096)]
+        )
         order = np.argsort(hashes)  # by hash is also by home slot (its top bits)
         hashes = hashes[order]
         if hashes[0] == 0 or (hashes[1:] == hashes[:-1]).any():
@@ -90,5 +92,3 @@ def _word_hashes(words: list[str], lengths: np.ndarray) -> np.ndarray:
     cps = np.frombuffer("".join(words).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     ends = np.cumsum(lengths)
     return _span_hashes(cps, ends - lengths, ends)
-
-

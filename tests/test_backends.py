@@ -85,7 +85,9 @@ def numpy_plugin(tmp_path, monkeypatch):
     info = tmp_path / "bowgram_numpy_backend-0.1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bowgram-numpy-backend\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text("[bowgram.backends]\nnumpy-langid = bowgram_numpy_backend:NumpyLangidBackend\n")
+    (info / "entry_points.txt").write_text(
+        "[bowgram.backends]\nnumpy-langid = bowgram_numpy_backend:NumpyLangidBackend\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.syspath_prepend(str(root))
     backends._entry_points.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 
@@ -18,11 +19,31 @@ def _edit_manifest(path, change):
     (path / "manifest.json").write_text(json.dumps(data))
 
 
-def test_a_good_bundle_verifies_on_both_backends(tutorial_bundles):
+def test_a_good_bundle_verifies_on_every_backend_installed(tutorial_bundles):
+    torch_installed = importlib.util.find_spec("torch") is not None
     for task in ("langid", "nextword"):
-        report = verify_bundle(tutorial_bundles[task])
-        assert set(report["backends"]) == {"onnx", "onnx-int8", "torchscript", "pt2"}
-        assert all(r["examples"] > 0 for r in report["backends"].values())
+        results = verify_bundle(tutorial_bundles[task])["backends"]
+        assert set(results) == {"onnx", "onnx-int8", "torchscript", "pt2"}
+        for name, result in results.items():
+            if name.startswith("onnx") or torch_installed:
+                assert result["examples"] > 0, name
+            else:
+                assert "pip install" in result["skipped"] and "bowgram[torch]" in result["skipped"]
+
+
+def test_a_copy_without_the_torch_formats_still_verifies(bundle_copy):
+    """The runtime wheel ships the default bundles without model.pt2 and model.torchscript.pt."""
+    path = bundle_copy("langid")
+    (path / "model.pt2").unlink()
+    (path / "model.torchscript.pt").unlink()
+    results = verify_bundle(path)["backends"]
+    assert results["onnx"]["examples"] > 0 and "not in this copy" in results["pt2"]["skipped"]
+    assert load(path).predict("Give it to me")[0][0] == "ENGLISH"
+    with pytest.raises(BundleError, match="missing model.pt2 .*optional"):
+        load(path, backend="pt2")
+    (path / "model.onnx").unlink()  # ONNX is not optional
+    with pytest.raises(BundleError, match="missing model.onnx"):
+        verify_bundle(path)
 
 
 def test_manifest_records_what_the_brief_asks_for(tutorial_bundles):
@@ -42,8 +63,9 @@ def test_stray_onnx_file_says_what_it_is(tutorial_bundles):
     assert json.loads(props["bowgram.labels"]) == ["ENGLISH", "SPANISH"]
 
 
-@pytest.mark.parametrize("name, backend", [("model.onnx", "onnx"), ("model.torchscript.pt", "torchscript"),
-                                           ("model.pt2", "pt2")])
+@pytest.mark.parametrize(
+    "name, backend", [("model.onnx", "onnx"), ("model.torchscript.pt", "torchscript"), ("model.pt2", "pt2")]
+)
 def test_flipped_byte_is_refused_before_loading(bundle_copy, name, backend):
     path = bundle_copy("langid")
     data = bytearray((path / name).read_bytes())
@@ -103,6 +125,7 @@ def test_stored_vectors_that_do_not_reproduce_fail_verification(bundle_copy):
         for a in d["artifacts"]:
             if a["path"] == "examples.json":
                 a["sha256"], a["size"] = sha256_of(path / "examples.json"), (path / "examples.json").stat().st_size
+
     _edit_manifest(path, fix)
     with pytest.raises(VerificationError):
         verify_bundle(path)
@@ -137,7 +160,9 @@ def test_export_without_torchscript_still_writes_onnx_and_pt2(monkeypatch, tmp_p
 
     monkeypatch.setitem(serialize.SERIALIZERS, "torchscript", ("model.torchscript.pt", refuse))
     with pytest.warns(UserWarning, match="torchscript skipped"):
-        manifest = train_and_export("langid", "tutorial", tmp_path / "b", config_for("langid", "tutorial", {}, {"quiet": True}))
+        manifest = train_and_export(
+            "langid", "tutorial", tmp_path / "b", config_for("langid", "tutorial", {}, {"quiet": True})
+        )
     assert {a["format"] for a in manifest["artifacts"]} >= {"onnx", "pt2"}
     assert "torchscript" not in {a["format"] for a in manifest["artifacts"]}
     assert "no longer supported" in manifest["validation"]["torchscript"]["skipped"]

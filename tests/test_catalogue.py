@@ -61,11 +61,13 @@ def test_text_through_api(tutorial_bundles, case):
     _check_answer(identifier.predict(case.text), case.expect, identifier.labels)
 
 
-@pytest.mark.parametrize("case", [c for c in TEXT_CASES if "\n" not in c.text and "\ud800" not in c.text],
-                         ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case", [c for c in TEXT_CASES if "\n" not in c.text and "\ud800" not in c.text], ids=lambda c: c.id
+)
 def test_text_through_cli(runner, tutorial_bundles, case):
-    result = runner.invoke(main, ["langid", "--bundle", str(tutorial_bundles["langid"]), "--json"],
-                           input=case.text.encode("utf-8") + b"\n")
+    result = runner.invoke(
+        main, ["langid", "--bundle", str(tutorial_bundles["langid"]), "--json"], input=case.text.encode("utf-8") + b"\n"
+    )
     assert result.exit_code == 0 and "Traceback" not in result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert len(rows) == 1
@@ -80,8 +82,9 @@ def test_combining_and_precomposed_forms_give_identical_ids(tutorial_bundles):
 
 def test_hundred_thousand_lines_on_stdin(runner, tutorial_bundles):
     lines = ["Give it to me", "no creo", ""] * 33_334
-    result = runner.invoke(main, ["langid", "--bundle", str(tutorial_bundles["langid"])],
-                           input=("\n".join(lines) + "\n").encode())
+    result = runner.invoke(
+        main, ["langid", "--bundle", str(tutorial_bundles["langid"])], input=("\n".join(lines) + "\n").encode()
+    )
     out = result.output.splitlines()
     assert result.exit_code == 0 and len(out) == len(lines)
     assert [o.split()[0] for o in out[:3]] == ["ENGLISH", "SPANISH", "und"]
@@ -92,7 +95,9 @@ def test_crlf_input_file_reads_like_lf(runner, tutorial_bundles, tmp_path):
     crlf.write_bytes(b"Give it to me\r\nno creo\r\n")
     lf.write_bytes(b"Give it to me\nno creo\n")
     args = ["langid", "--bundle", str(tutorial_bundles["langid"]), "--json", "--input"]
-    assert runner.invoke(main, args + [str(crlf)]).output.replace("\r", "") == runner.invoke(main, args + [str(lf)]).output
+    assert (
+        runner.invoke(main, args + [str(crlf)]).output.replace("\r", "") == runner.invoke(main, args + [str(lf)]).output
+    )
 
 
 @pytest.mark.parametrize("where", ["stdin", "input-file"])
@@ -125,21 +130,52 @@ def _all_words(answer):
 
 
 NEXTWORD_CASES = [
-    NextWordCase("empty-context", "predict", {"contexts": "", "k": 3}, ["next-word", "-k", "3", ""], lambda a: len(a) == 3),
-    NextWordCase("unknown-words-only", "predict", {"contexts": "qwerty zxcvb", "k": 3},
-                 ["next-word", "-k", "3", "qwerty zxcvb"], lambda a: len(a) == 3),
-    NextWordCase("k-larger-than-vocab", "predict", {"contexts": "when", "k": 10**6}, ["next-word", "-k", "1000000", "when"],
-                 _all_words),
+    NextWordCase(
+        "empty-context", "predict", {"contexts": "", "k": 3}, ["next-word", "-k", "3", ""], lambda a: len(a) == 3
+    ),
+    NextWordCase(
+        "unknown-words-only",
+        "predict",
+        {"contexts": "qwerty zxcvb", "k": 3},
+        ["next-word", "-k", "3", "qwerty zxcvb"],
+        lambda a: len(a) == 3,
+    ),
+    NextWordCase(
+        "k-larger-than-vocab",
+        "predict",
+        {"contexts": "when", "k": 10**6},
+        ["next-word", "-k", "1000000", "when"],
+        _all_words,
+    ),
     NextWordCase("k-zero", "predict", {"contexts": "when", "k": 0}, ["next-word", "-k", "0", "when"], InputError),
     NextWordCase("k-negative", "predict", {"contexts": "when", "k": -2}, ["next-word", "-k", "-2", "when"], InputError),
-    NextWordCase("prefix-matches-nothing", "predict", {"contexts": "when", "prefix": "qqq"},
-                 ["next-word", "--prefix", "qqq", "when"], lambda a: a == []),
-    NextWordCase("temperature-zero", "generate", {"context": "when", "temperature": 0},
-                 ["generate", "when", "--temperature", "0"], InputError),
-    NextWordCase("temperature-negative", "generate", {"context": "when", "temperature": -1},
-                 ["generate", "when", "--temperature", "-1"], InputError),
-    NextWordCase("n-huge", "generate", {"context": "when", "n": 10**9}, ["generate", "when", "-n", "1000000000"], InputError),
-    NextWordCase("top-k-zero", "generate", {"context": "when", "top_k": 0}, ["generate", "when", "--top-k", "0"], InputError),
+    NextWordCase(
+        "prefix-matches-nothing",
+        "predict",
+        {"contexts": "when", "prefix": "qqq"},
+        ["next-word", "--prefix", "qqq", "when"],
+        lambda a: a == [],
+    ),
+    NextWordCase(
+        "temperature-zero",
+        "generate",
+        {"context": "when", "temperature": 0},
+        ["generate", "when", "--temperature", "0"],
+        InputError,
+    ),
+    NextWordCase(
+        "temperature-negative",
+        "generate",
+        {"context": "when", "temperature": -1},
+        ["generate", "when", "--temperature", "-1"],
+        InputError,
+    ),
+    NextWordCase(
+        "n-huge", "generate", {"context": "when", "n": 10**9}, ["generate", "when", "-n", "1000000000"], InputError
+    ),
+    NextWordCase(
+        "top-k-zero", "generate", {"context": "when", "top_k": 0}, ["generate", "when", "--top-k", "0"], InputError
+    ),
 ]
 
 
@@ -172,6 +208,7 @@ def _refresh_checksum(path, name):
         for a in data["artifacts"]:
             if a["path"] == name:
                 a["sha256"], a["size"] = sha256_of(path / name), (path / name).stat().st_size
+
     _rewrite_manifest(path, fix)
 
 
@@ -213,20 +250,32 @@ BUNDLE_CASES = [
     BundleCase("missing-vocab", lambda p: (p / "vocab.json").unlink(), message="missing vocab.json"),
     BundleCase("missing-model", lambda p: (p / "model.onnx").unlink(), message="missing model.onnx"),
     BundleCase("manifest-not-json", lambda p: (p / "manifest.json").write_text("{oops"), message="not valid JSON"),
-    BundleCase("manifest-missing-field", lambda p: _rewrite_manifest(p, lambda d: d.pop("signature")), message="'signature'"),
-    BundleCase("newer-format-version", lambda p: _rewrite_manifest(p, lambda d: d.update(format_version=7)),
-               message="format_version 7 is newer"),
+    BundleCase(
+        "manifest-missing-field", lambda p: _rewrite_manifest(p, lambda d: d.pop("signature")), message="'signature'"
+    ),
+    BundleCase(
+        "newer-format-version",
+        lambda p: _rewrite_manifest(p, lambda d: d.update(format_version=7)),
+        message="format_version 7 is newer",
+    ),
     BundleCase("wrong-task", lambda p: None, task="nextword", command=["langid", "hola"], message="'nextword' bundle"),
     BundleCase("flipped-byte-onnx", lambda p: _flip(p, "model.onnx"), message="sha256"),
-    BundleCase("flipped-byte-torchscript", lambda p: _flip(p, "model.torchscript.pt"), backend="torchscript", message="sha256"),
-    BundleCase("truncated-model", lambda p: (p / "model.onnx").write_bytes((p / "model.onnx").read_bytes()[:500]),
-               message="sha256"),
+    BundleCase(
+        "flipped-byte-torchscript", lambda p: _flip(p, "model.torchscript.pt"), backend="torchscript", message="sha256"
+    ),
+    BundleCase(
+        "truncated-model",
+        lambda p: (p / "model.onnx").write_bytes((p / "model.onnx").read_bytes()[:500]),
+        message="sha256",
+    ),
     BundleCase("vocab-disagrees-with-model", _shrink_vocab, message="do not match the model"),
-    BundleCase("nextword-vocab-disagrees", _shrink_vocab, task="nextword", command=["next-word", "when"],
-               message="expects"),
+    BundleCase(
+        "nextword-vocab-disagrees", _shrink_vocab, task="nextword", command=["next-word", "when"], message="expects"
+    ),
     BundleCase("symlink-outside", _symlink_out, message="outside the bundle"),
-    BundleCase("unknown-backend", lambda p: None, backend="tflite", error=BackendUnavailable, code=4,
-               message="known backends"),
+    BundleCase(
+        "unknown-backend", lambda p: None, backend="tflite", error=BackendUnavailable, code=4, message="known backends"
+    ),
 ]
 
 
@@ -239,24 +288,30 @@ def test_damaged_bundles_through_api_and_cli(runner, tutorial_bundles, tmp_path,
     expected_task = "nextword" if case.id.startswith("nextword") else "langid"
     with pytest.raises(case.error, match=case.message):
         load(path, task=expected_task, backend=case.backend)
-    result = runner.invoke(main, case.command[:1] + ["--bundle", str(path), "--backend", case.backend] + case.command[1:])
+    result = runner.invoke(
+        main, case.command[:1] + ["--bundle", str(path), "--backend", case.backend] + case.command[1:]
+    )
     assert result.exit_code == case.code, result.output
     assert case.message in result.output and "Traceback" not in result.output
 
 
 def test_torchscript_bundle_without_torch_exits_4(tutorial_bundles):
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from bowgram.runtime.cli import main\n"
-            "main(['langid', '--bundle', sys.argv[1], '--backend', 'torchscript', 'hola'])")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from bowgram.runtime.cli import main\n"
+        "main(['langid', '--bundle', sys.argv[1], '--backend', 'torchscript', 'hola'])"
+    )
     proc = subprocess.run([sys.executable, "-c", code, str(tutorial_bundles["langid"])], capture_output=True, text=True)
     assert proc.returncode == 4
     assert "bowgram[torch]" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_train_without_torch_names_the_export_extra():
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from bowgram.runtime.cli import main\n"
-            "main(['train', 'langid', '--data', 'tutorial', '--out', '/tmp/never'])")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from bowgram.runtime.cli import main\n"
+        "main(['train', 'langid', '--data', 'tutorial', '--out', '/tmp/never'])"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 4 and "bowgram[export]" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -300,7 +355,9 @@ def test_bad_training_data_fails_before_training(runner, tmp_path, case):
 
 def test_missing_training_file_exits_2(runner, tmp_path):
     pytest.importorskip("torch")
-    result = runner.invoke(main, ["train", "langid", "--data", str(tmp_path / "nope.tsv"), "--out", str(tmp_path / "o")])
+    result = runner.invoke(
+        main, ["train", "langid", "--data", str(tmp_path / "nope.tsv"), "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 2 and "data file not found" in result.output
 
 

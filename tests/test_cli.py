@@ -76,15 +76,19 @@ def test_info_verify_backends(runner, tutorial_bundles):
     assert "onnx" in run(runner, "backends").output
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["langid", "--bundle", "/nonexistent", "hi"], 3, "bundle not found"),
-    (["langid", "--backend", "tflite", "--bundle", "{langid}", "hi"], 4, "known backends: onnx"),
-    (["next-word", "--bundle", "{langid}", "hi"], 3, "'langid' bundle"),
-    (["generate", "--bundle", "{nextword}", "hi", "--temperature", "0"], 2, "temperature must be > 0"),
-    (["langid", "--bundle", "{langid}", "--input", "/nonexistent.txt"], 2, "cannot read --input"),
-    (["eval", "{langid}", "--data", "/nonexistent.tsv"], 2, "data file not found"),
-    (["langid", "-k", "0", "hi"], 2, "Invalid value"),
-], ids=["missing-bundle", "unknown-backend", "wrong-task", "temperature-0", "missing-input", "missing-data", "k-0"])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["langid", "--bundle", "/nonexistent", "hi"], 3, "bundle not found"),
+        (["langid", "--backend", "tflite", "--bundle", "{langid}", "hi"], 4, "known backends: onnx"),
+        (["next-word", "--bundle", "{langid}", "hi"], 3, "'langid' bundle"),
+        (["generate", "--bundle", "{nextword}", "hi", "--temperature", "0"], 2, "temperature must be > 0"),
+        (["langid", "--bundle", "{langid}", "--input", "/nonexistent.txt"], 2, "cannot read --input"),
+        (["eval", "{langid}", "--data", "/nonexistent.tsv"], 2, "data file not found"),
+        (["langid", "-k", "0", "hi"], 2, "Invalid value"),
+    ],
+    ids=["missing-bundle", "unknown-backend", "wrong-task", "temperature-0", "missing-input", "missing-data", "k-0"],
+)
 def test_errors_exit_with_their_code_and_no_traceback(runner, tutorial_bundles, args, code, message):
     args = [a.format(**{k: str(v) for k, v in tutorial_bundles.items()}) for a in args]
     result = runner.invoke(main, args)

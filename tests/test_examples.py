@@ -25,8 +25,9 @@ def test_web_service_answers_on_loopback(tutorial_bundles):
         port = server.server_address[1]
 
         def post(path, payload):
-            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(payload).encode(),
-                                             method="POST")
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}{path}", data=json.dumps(payload).encode(), method="POST"
+            )
             with urllib.request.urlopen(request, timeout=10) as response:
                 return json.loads(response.read())
 
@@ -48,6 +49,7 @@ def test_web_service_answers_on_loopback(tutorial_bundles):
 def test_batch_label_labels_every_line(tmp_path):
     data = tmp_path / "in.txt"
     data.write_text("Das ist gut\nYo creo que sí\n\n", encoding="utf-8")
-    out = subprocess.run([sys.executable, str(EXAMPLES / "batch_label.py"), str(data)],
-                         capture_output=True, text=True, check=True).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "batch_label.py"), str(data)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     assert [line.split("\t")[0] for line in out] == ["de", "es", "und"]

@@ -34,7 +34,17 @@ def reference_ids(text: str, spec: FeaturizerSpec, vocab: dict) -> list[int]:
     return ids
 
 
-TEXTS = ["Hola, ¿qué tal?", "", "!!! 123", "x\0y hola", "नमस्ते दुनिया", "你好世界", "Straße ǅ", "e\u0301cole", "Das ist gut"]
+TEXTS = [
+    "Hola, ¿qué tal?",
+    "",
+    "!!! 123",
+    "x\0y hola",
+    "नमस्ते दुनिया",
+    "你好世界",
+    "Straße ǅ",
+    "e\u0301cole",
+    "Das ist gut",
+]
 
 
 def test_batch_matches_reference_implementation():

@@ -17,18 +17,23 @@ print(json.dumps({"answer": answer, "modules": sorted(m for m in sys.modules
 
 
 def test_onnx_serving_never_imports_torch(tutorial_bundles):
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(tutorial_bundles["langid"])],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tutorial_bundles["langid"])], capture_output=True, text=True, check=True
+    )
     result = json.loads(out.stdout)
     assert result["answer"][0][0][0] == "ENGLISH"
     assert result["modules"] == []
 
 
 def test_cli_prediction_never_imports_torch(tutorial_bundles):
-    code = ("import sys; from bowgram.runtime.cli import main\n"
-            "try:\n    main(['langid', '--bundle', sys.argv[1], 'hola'])\n"
-            "except SystemExit:\n    pass\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx') or m.startswith('bowgram.export')))")
-    out = subprocess.run([sys.executable, "-c", code, str(tutorial_bundles["langid"])],
-                         capture_output=True, text=True, check=True)
+    code = (
+        "import sys; from bowgram.runtime.cli import main\n"
+        "try:\n    main(['langid', '--bundle', sys.argv[1], 'hola'])\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules\n"
+        "             if m.split('.')[0] in ('torch', 'onnx') or m.startswith('bowgram.export')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tutorial_bundles["langid"])], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -32,8 +32,11 @@ def test_killed_training_leaves_the_previous_bundle_or_a_complete_new_one(tutori
     shutil.copytree(tutorial_bundles["nextword"], out)
     before = _fingerprint(out)
     exe = os.path.join(os.path.dirname(sys.executable), "bowgram")
-    proc = subprocess.Popen([exe, "train", "langid", "--data", "tutorial", "--out", str(out), "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "train", "langid", "--data", "tutorial", "--out", str(out), "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -57,10 +60,13 @@ def test_stale_swap_is_recovered(tutorial_bundles, tmp_path):
     assert verify_bundle(out)["task"] == "langid"
 
 
-@pytest.mark.parametrize("task, inputs", [
-    ("langid", ["Give it to me", "no creo que sea", "", "lost at sea", "me gusta comer"]),
-    ("nextword", ["when forty", "thy beauty's", "", "and dig deep", "so gazed on"]),
-])
+@pytest.mark.parametrize(
+    "task, inputs",
+    [
+        ("langid", ["Give it to me", "no creo que sea", "", "lost at sea", "me gusta comer"]),
+        ("nextword", ["when forty", "thy beauty's", "", "and dig deep", "so gazed on"]),
+    ],
+)
 def test_eight_threads_give_the_single_threaded_answers(tutorial_bundles, task, inputs):
     predictor = load(tutorial_bundles[task])
     work = [inputs[i % len(inputs)] for i in range(2000)]

@@ -9,14 +9,21 @@ from bowgram.runtime.tokenizer import Tokenizer, TokenizerSpec, Vocab, context_i
 TOK = Tokenizer(TokenizerSpec())
 
 
-@pytest.mark.parametrize("text, tokens", [
-    ("How much more praise deserv'd thy beauty's use,", ["how", "much", "more", "praise", "deserv'd", "thy", "beauty's", "use", ","]),
-    ("Thy youth\u2019s proud livery", ["thy", "youth's", "proud", "livery"]),
-    ("'This fair child of mine", ["'", "this", "fair", "child", "of", "mine"]),
-    ("GREMIO: Good morrow!", ["gremio", ":", "good", "morrow", "!"]),
-    ("all-eating", ["all", "-", "eating"]),
-    ("", []),
-], ids=["apostrophes", "unicode-quote", "leading-quote", "speaker", "hyphen", "empty"])
+@pytest.mark.parametrize(
+    "text, tokens",
+    [
+        (
+            "How much more praise deserv'd thy beauty's use,",
+            ["how", "much", "more", "praise", "deserv'd", "thy", "beauty's", "use", ","],
+        ),
+        ("Thy youth\u2019s proud livery", ["thy", "youth's", "proud", "livery"]),
+        ("'This fair child of mine", ["'", "this", "fair", "child", "of", "mine"]),
+        ("GREMIO: Good morrow!", ["gremio", ":", "good", "morrow", "!"]),
+        ("all-eating", ["all", "-", "eating"]),
+        ("", []),
+    ],
+    ids=["apostrophes", "unicode-quote", "leading-quote", "speaker", "hyphen", "empty"],
+)
 def test_tokens(text, tokens):
     assert TOK.tokens(text) == tokens
 

@@ -61,16 +61,25 @@ def test_averaged_float16_nextword_bundle(tmp_path):
     """Two averaged models, stored as float16, through the same export path as the default."""
     text = tmp_path / "lm.txt"
     words = "the cat sat on the mat and the dog sat on the log".split()
-    text.write_text("\n\n".join(" ".join(words[i:] + words[:i]) + " ." for i in range(len(words))) * 3, encoding="utf-8")
-    config = config_for("nextword", str(text), {"members": 2, "fp16": True, "dim": 8, "hidden": 16},
-                        {"epochs": 2, "batch_size": 16, "quiet": True})
+    text.write_text(
+        "\n\n".join(" ".join(words[i:] + words[:i]) + " ." for i in range(len(words))) * 3, encoding="utf-8"
+    )
+    config = config_for(
+        "nextword",
+        str(text),
+        {"members": 2, "fp16": True, "dim": 8, "hidden": 16},
+        {"epochs": 2, "batch_size": 16, "quiet": True},
+    )
     manifest = train_and_export("nextword", str(text), tmp_path / "lm", config)
     assert manifest["model"]["members"] == 2 and manifest["model"]["weights_dtype"] == "float16"
     assert [h["model"] for h in manifest["metrics"]["history"]] == [1, 1, 2, 2]
     assert len(manifest["metrics"]["best"]["models"]) == 2
     onnx = pytest.importorskip("onnx")
-    weights = {init.name: init.data_type for init in onnx.load(str(tmp_path / "lm" / "model.onnx")).graph.initializer
-               if init.name.endswith(".weight")}
+    weights = {
+        init.name: init.data_type
+        for init in onnx.load(str(tmp_path / "lm" / "model.onnx")).graph.initializer
+        if init.name.endswith(".weight")
+    }
     assert {"model.members.0.output.weight", "model.members.1.output.weight"} <= set(weights)  # the tied tables
     assert set(weights.values()) == {onnx.TensorProto.FLOAT16}
     for backend in ("onnx", "torchscript", "pt2"):

@@ -75,8 +75,9 @@ def get(name: str) -> type[Backend]:
     if not eps:
         raise BackendUnavailable(f"unknown backend {name!r}; known backends: {', '.join(names()) or 'none'}")
     if len(eps) > 1:
-        raise BackendUnavailable(f"backend {name!r} is registered twice ({', '.join(e.value for e in eps)}); "
-                                 "uninstall one of them")
+        raise BackendUnavailable(
+            f"backend {name!r} is registered twice ({', '.join(e.value for e in eps)}); uninstall one of them"
+        )
     try:
         cls = eps[0].load()
     except ImportError as exc:
@@ -97,8 +98,9 @@ def choose(name: str, formats: list[str]) -> type[Backend]:
                 return cls
     if formats and formats[0] in names():
         get(formats[0]).require()  # names the missing extra
-    raise BackendUnavailable(f"no installed backend reads this bundle's formats ({', '.join(formats)}); "
-                             f"known backends: {', '.join(names())}")
+    raise BackendUnavailable(
+        f"no installed backend reads this bundle's formats ({', '.join(formats)}); known backends: {', '.join(names())}"
+    )
 
 
 def open_model(bundle: Bundle, name: str = "auto", precision: str = "fp32", threads: int = 1) -> Backend:

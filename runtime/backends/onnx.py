@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ class OnnxBackend(Backend):
     module = "onnxruntime"
     extra = "onnxruntime  (part of the base install: pip install bowgram)"
 
-    def __init__(self, path: Path, signature: dict, threads: int = 1):
+    def __init__(self, path: Path, signature: dict[str, Any], threads: int = 1):
         super().__init__(path, signature, threads)
         self.require()
         import onnxruntime as ort

@@ -7,6 +7,7 @@ same way (numpy in, numpy out). A `.pt2` archive holds pickled parts: load only 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .torchscript import TorchScriptBackend
 
@@ -15,5 +16,5 @@ class Pt2Backend(TorchScriptBackend):
     name = "pt2"
     format = "pt2"
 
-    def _load(self, torch, path: Path):
+    def _load(self, torch: Any, path: Path) -> Any:
         return torch.export.load(str(path)).module()

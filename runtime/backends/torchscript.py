@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +18,7 @@ from . import Backend
 
 
 @contextlib.contextmanager
-def quiet_jit_deprecation():
+def quiet_jit_deprecation() -> Iterator[None]:
     """torch 2.13 warns on every torch.jit call; silence exactly those warnings, nothing else."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning)
@@ -29,25 +31,25 @@ class TorchScriptBackend(Backend):
     module = "torch"
     extra = "torch==2.13.0 'bowgram[torch]'"
 
-    def __init__(self, path: Path, signature: dict, threads: int = 1):
+    def __init__(self, path: Path, signature: dict[str, Any], threads: int = 1):
         super().__init__(path, signature, threads)
         self.require()
         import torch
 
         self._torch = torch
         try:
-            self.module = self._load(torch, path)
+            self.program = self._load(torch, path)
         except Exception as exc:  # torch raises assorted errors (C++ text) for a bad archive
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BundleError(f"torch cannot load {path.name}: {first}") from None
 
-    def _load(self, torch, path: Path):
+    def _load(self, torch: Any, path: Path) -> Any:
         with quiet_jit_deprecation():
             return torch.jit.load(str(path), map_location="cpu").eval()
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self._torch
         with torch.inference_mode():
-            out = self.module(*[torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in self.input_names])
+            out = self.program(*[torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in self.input_names])
         out = out if isinstance(out, tuple) else (out,)
         return {n: t.numpy() for n, t in zip(self.output_names, out)}

@@ -48,14 +48,19 @@ class LanguageIdentifier(Predictor):
         self.labels: list[str] = bundle.read_json("labels")
         spec = FeaturizerSpec.from_dict(manifest.featurizer, manifest.format_version)
         if spec.unicode_version != unicodedata.unidata_version:  # new characters may class differently
-            warnings.warn(f"{bundle.path} was built with Unicode {spec.unicode_version}, this Python has "
-                          f"{unicodedata.unidata_version}: characters added in between may get other ids", stacklevel=3)
+            warnings.warn(
+                f"{bundle.path} was built with Unicode {spec.unicode_version}, this Python has "
+                f"{unicodedata.unidata_version}: characters added in between may get other ids",
+                stacklevel=3,
+            )
         self.featurizer = Featurizer(spec, bundle.read_json("vocab"))
         sizes = {"labels": len(self.labels), "ids": self.featurizer.num_ids}
         recorded = {"labels": self.sizes["labels"], "ids": manifest.model.get("num_ids")}
         if len(set(self.labels)) != len(self.labels) or sizes != recorded:
-            raise BundleError(f"{bundle.path}: labels.json/vocab.json do not match the model's sizes "
-                              f"(labels {sizes['labels']} vs {recorded['labels']}, ids {sizes['ids']} vs {recorded['ids']})")
+            raise BundleError(
+                f"{bundle.path}: labels.json/vocab.json do not match the model's sizes "
+                f"(labels {sizes['labels']} vs {recorded['labels']}, ids {sizes['ids']} vs {recorded['ids']})"
+            )
         self._index = {label: i for i, label in enumerate(self.labels)}
 
     def input_ids(self, text: str) -> list[int]:
@@ -91,8 +96,9 @@ class LanguageIdentifier(Predictor):
             start += count
         return counts
 
-    def predict(self, texts: str | Sequence[str], k: int = 1, threshold: float = 0.0,
-                languages: Sequence[str] | None = None) -> Any:
+    def predict(
+        self, texts: str | Sequence[str], k: int = 1, threshold: float = 0.0, languages: Sequence[str] | None = None
+    ) -> Any:
         """Top-k (label, probability) per text; `und` when no letters or below `threshold`.
 
         `languages` restricts the answer to those labels, renormalizing over them.
@@ -116,8 +122,10 @@ class LanguageIdentifier(Predictor):
             top_p /= np.exp(log_probs.astype(np.float64)).sum(axis=1, keepdims=True)
         if k == 1:  # the common case, without a list per row for ids and probabilities
             label_names = np.asarray(names, dtype=object)[top[:, 0]].tolist()
-            results = [[(name, p)] if p >= threshold else self._answer([0], [p], names, threshold)
-                       for name, p in zip(label_names, top_p[:, 0].tolist())]  # NaN fails >=: und
+            results = [
+                [(name, p)] if p >= threshold else self._answer([0], [p], names, threshold)
+                for name, p in zip(label_names, top_p[:, 0].tolist())
+            ]  # NaN fails >=: und
         else:
             results = [self._answer(ids, ps, names, threshold) for ids, ps in zip(top.tolist(), top_p.tolist())]
         return results[0] if single else results
@@ -127,8 +135,9 @@ class LanguageIdentifier(Predictor):
             return None
         unknown = sorted(set(languages) - set(self._index))
         if unknown or not languages:
-            raise InputError(f"unknown language(s) {', '.join(unknown) or '(none given)'}; "
-                             f"this model knows: {' '.join(self.labels)}")
+            raise InputError(
+                f"unknown language(s) {', '.join(unknown) or '(none given)'}; this model knows: {' '.join(self.labels)}"
+            )
         return np.array(sorted({self._index[lang] for lang in languages}))
 
     @staticmethod
@@ -149,8 +158,9 @@ def evaluate(identifier: LanguageIdentifier, path: Path) -> dict[str, Any]:
     return metrics
 
 
-def metrics_of(identifier: LanguageIdentifier, gold: list[str], texts: list[str], batch: int = 4096,
-               confusions: int = 10) -> dict[str, Any]:
+def metrics_of(
+    identifier: LanguageIdentifier, gold: list[str], texts: list[str], batch: int = 4096, confusions: int = 10
+) -> dict[str, Any]:
     """Accuracy, macro-F1, per-label P/R/F1 and top confusions, over rows whose label is known."""
     known = set(identifier.labels)
     covered = [i for i, g in enumerate(gold) if g in known]
@@ -184,11 +194,16 @@ def metrics_of(identifier: LanguageIdentifier, gold: list[str], texts: list[str]
 
 def metrics_table(metrics: dict[str, Any]) -> str:
     """`bowgram eval`'s text output, also the dev section of the training report."""
-    lines = [f"accuracy     {metrics['accuracy']:.4f}", f"macro_f1     {metrics['macro_f1']:.4f}",
-             f"rows         {metrics['n']} ({metrics['covered']} with a label the model knows)"]
+    lines = [
+        f"accuracy     {metrics['accuracy']:.4f}",
+        f"macro_f1     {metrics['macro_f1']:.4f}",
+        f"rows         {metrics['n']} ({metrics['covered']} with a label the model knows)",
+    ]
     if "short_spans" in metrics:
-        lines.append(f"short spans  accuracy {metrics['short_spans']['accuracy']:.4f}, "
-                     f"macro_f1 {metrics['short_spans']['macro_f1']:.4f} (1-3 words cut from each row)")
+        lines.append(
+            f"short spans  accuracy {metrics['short_spans']['accuracy']:.4f}, "
+            f"macro_f1 {metrics['short_spans']['macro_f1']:.4f} (1-3 words cut from each row)"
+        )
     if metrics["unknown_labels"]:
         lines.append("unknown gold labels: " + ", ".join(f"{k} ({v})" for k, v in metrics["unknown_labels"].items()))
     lines.append("\nlabel   precision  recall     f1  support")
@@ -200,6 +215,12 @@ def metrics_table(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-TASK = Task(name="langid", predictor=LanguageIdentifier, contract=CONTRACT, evaluate=evaluate, metrics_table=metrics_table,
-            data_help="TSV 'label<TAB>text' or fastText '__label__xx text' lines (.gz read too)",
-            trainer="bowgram.export.langid_training:TRAINING")
+TASK = Task(
+    name="langid",
+    predictor=LanguageIdentifier,
+    contract=CONTRACT,
+    evaluate=evaluate,
+    metrics_table=metrics_table,
+    data_help="TSV 'label<TAB>text' or fastText '__label__xx text' lines (.gz read too)",
+    trainer="bowgram.export.langid_training:TRAINING",
+)

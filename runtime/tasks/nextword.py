@@ -4,8 +4,8 @@ OOV rate) for `bowgram eval` and the training report."""
 
 from __future__ import annotations
 
-import functools
 import math
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,19 +16,33 @@ from ..contract import Contract, TensorSpec
 from ..corpus import read_text
 from ..errors import BundleError, InputError
 from ..inputs import as_batch
-from ..tokenizer import BOS_ID, EOS_ID, SPECIALS, UNK_ID, Tokenizer, TokenizerSpec, Vocab, context_ids, detokenize, windows
+from ..tokenizer import (
+    BOS_ID,
+    EOS_ID,
+    SPECIALS,
+    UNK_ID,
+    Tokenizer,
+    TokenizerSpec,
+    Vocab,
+    context_ids,
+    detokenize,
+    windows,
+)
 from . import Predictor, Task
 
 MAX_GENERATE = 1000  # tokens per generate() call
 ROWS = 16  # contexts per backend call
+CANDIDATE_CACHE = 256  # prefixes whose candidate ids are kept
 LOG_PROBS, TOP_LOG_PROBS, TOP_IDS = "log_probs", "top_log_probs", "top_ids"
 
 CONTRACT = Contract(
     inputs=(TensorSpec("input_ids", "int64", ("batch", "context")),),  # the last `context` token ids
-    outputs=(TensorSpec(LOG_PROBS, "float32", ("batch", "vocab")),
-             # the graph's own k best (ONNX TopK), best first: top-k answers without sorting the vocabulary
-             TensorSpec(TOP_LOG_PROBS, "float32", ("batch", "top_k")),
-             TensorSpec(TOP_IDS, "int64", ("batch", "top_k"))),
+    outputs=(
+        TensorSpec(LOG_PROBS, "float32", ("batch", "vocab")),
+        # the graph's own k best (ONNX TopK), best first: top-k answers without sorting the vocabulary
+        TensorSpec(TOP_LOG_PROBS, "float32", ("batch", "top_k")),
+        TensorSpec(TOP_IDS, "int64", ("batch", "top_k")),
+    ),
 )
 
 
@@ -41,9 +55,13 @@ class NextWordPredictor(Predictor):
         self.vocab = Vocab(bundle.read_json("vocab"))
         self.context_size = self.sizes["context"]
         if self.sizes["vocab"] != len(self.vocab) or self.sizes["top_k"] > len(self.vocab):
-            raise BundleError(f"{bundle.path}: vocab.json has {len(self.vocab)} tokens but the model "
-                              f"expects {self.sizes['vocab']} (top-k {self.sizes['top_k']})")
+            raise BundleError(
+                f"{bundle.path}: vocab.json has {len(self.vocab)} tokens but the model "
+                f"expects {self.sizes['vocab']} (top-k {self.sizes['top_k']})"
+            )
         self._graph_top_k = self.sizes["top_k"]
+        self._candidate_cache: dict[str, np.ndarray] = {}
+        self._candidate_lock = threading.Lock()
 
     def input_ids(self, text: str) -> list[int]:
         ids: list[int] = self.context_ids([text])[0].tolist()
@@ -59,8 +77,10 @@ class NextWordPredictor(Predictor):
     def _run(self, ids: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
         """The backend's `names` outputs for id rows, ROWS rows per call: every call makes a few
         [rows, vocab] float arrays, so this bounds a big batch's memory at no cost in speed."""
-        parts = [self.backend.run({self.backend.input_names[0]: ids[start : start + ROWS]})
-                 for start in range(0, max(len(ids), 1), ROWS)]
+        parts = [
+            self.backend.run({self.backend.input_names[0]: ids[start : start + ROWS]})
+            for start in range(0, max(len(ids), 1), ROWS)
+        ]
         return {name: np.concatenate([part[name] for part in parts]) for name in names}
 
     def context_ids(self, contexts: list[str]) -> np.ndarray:
@@ -79,8 +99,10 @@ class NextWordPredictor(Predictor):
         ids = self.context_ids(batch)
         if not prefix and k + len(SPECIALS) <= self._graph_top_k:
             outputs = self._run(ids, [TOP_IDS, TOP_LOG_PROBS])
-            results = [self._from_top(ids, lps, k) for ids, lps in zip(outputs[TOP_IDS].tolist(),
-                                                                       outputs[TOP_LOG_PROBS].tolist())]
+            results = [
+                self._from_top(ids, lps, k)
+                for ids, lps in zip(outputs[TOP_IDS].tolist(), outputs[TOP_LOG_PROBS].tolist())
+            ]
             return results[0] if single else results
         logp = self.log_probs_of_ids(ids)
         allowed = self._candidates(self._normal(prefix) if prefix else "")
@@ -106,16 +128,29 @@ class NextWordPredictor(Predictor):
     def _normal(self, prefix: str) -> str:
         return "".join(self.tokenizer.tokens(prefix)) if prefix.strip() else prefix
 
-    @functools.lru_cache(maxsize=256)
     def _candidates(self, prefix: str) -> np.ndarray:
-        """Ids of the words that may be offered: no specials, and starting with `prefix`."""
-        ids = np.arange(len(SPECIALS), len(self.vocab))
-        if prefix:
-            ids = ids[[self.vocab.words[i].startswith(prefix) for i in ids]]
-        return ids
+        """Ids of the words that may be offered: no specials, and starting with `prefix` (the
+        last CANDIDATE_CACHE prefixes asked for are kept; threads share the cache under a lock)."""
+        with self._candidate_lock:
+            ids = self._candidate_cache.get(prefix)
+            if ids is None:
+                ids = np.arange(len(SPECIALS), len(self.vocab))
+                if prefix:
+                    ids = ids[[self.vocab.words[i].startswith(prefix) for i in ids]]
+                if len(self._candidate_cache) >= CANDIDATE_CACHE:
+                    del self._candidate_cache[next(iter(self._candidate_cache))]  # the oldest
+                self._candidate_cache[prefix] = ids
+            return ids
 
-    def generate(self, context: str, n: int = 20, temperature: float = 1.0, top_k: int | None = None,
-                 seed: int | None = None, stop_at_eos: bool = True) -> str:
+    def generate(
+        self,
+        context: str,
+        n: int = 20,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+        stop_at_eos: bool = True,
+    ) -> str:
         """Sample up to `n` tokens after `context`; the same seed gives the same text."""
         if not isinstance(context, str):
             raise InputError("context must be a string")
@@ -175,10 +210,18 @@ def metrics_of(predictor: NextWordPredictor, sequences: list[list[str]], batch: 
 
 def metrics_table(metrics: dict[str, Any]) -> str:
     """`bowgram eval`'s text output, also the validation section of the training report."""
-    return "\n".join(f"{k:<12} {metrics[k]:.4f}" if isinstance(metrics[k], float) else f"{k:<12} {metrics[k]}"
-                     for k in ("perplexity", "top1", "top5", "tokens", "oov", "oov_rate"))
+    return "\n".join(
+        f"{k:<12} {metrics[k]:.4f}" if isinstance(metrics[k], float) else f"{k:<12} {metrics[k]}"
+        for k in ("perplexity", "top1", "top5", "tokens", "oov", "oov_rate")
+    )
 
 
-TASK = Task(name="nextword", predictor=NextWordPredictor, contract=CONTRACT, evaluate=evaluate,
-            metrics_table=metrics_table, data_help="a UTF-8 text file; blank lines separate paragraphs",
-            trainer="bowgram.export.nextword_training:TRAINING")
+TASK = Task(
+    name="nextword",
+    predictor=NextWordPredictor,
+    contract=CONTRACT,
+    evaluate=evaluate,
+    metrics_table=metrics_table,
+    data_help="a UTF-8 text file; blank lines separate paragraphs",
+    trainer="bowgram.export.nextword_training:TRAINING",
+)

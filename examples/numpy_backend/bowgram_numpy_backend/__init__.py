@@ -31,8 +31,11 @@ class NumpyLangidBackend(Backend):
         weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
         try:
             self.embedding = next(w for n, w in weights.items() if "embedding" in n)
-            self.layers = [(weights[f"{p}.weight"], weights[f"{p}.bias"]) for p in ("hidden.0", "output")
-                           if f"{p}.weight" in weights]
+            self.layers = [
+                (weights[f"{p}.weight"], weights[f"{p}.bias"])
+                for p in ("hidden.0", "output")
+                if f"{p}.weight" in weights
+            ]
         except (StopIteration, KeyError):
             raise BundleError(f"{path.name} is not a bowgram bag-of-features classifier") from None
 
