@@ -102,7 +102,7 @@ def main():
 
     from bowgram.runtime import load
     from bowgram.runtime.corpus import read_text
-    from bowgram.runtime.evaluate import nextword_metrics
+    from bowgram.runtime.tasks import nextword
     from bowgram.runtime.tokenizer import windows
 
     predictor = load(args.bundle, task="nextword")
@@ -113,7 +113,7 @@ def main():
 
     rows = []
     started = time.perf_counter()
-    ours = nextword_metrics(predictor, valid_text)
+    ours = nextword.metrics_of(predictor, predictor.tokenizer.sequences(valid_text))
     eval_s = time.perf_counter() - started
     batch = contexts[:256]
     started = time.perf_counter()

@@ -31,7 +31,7 @@ def manifest_summary(m: Manifest) -> str:
         lines.append(line)
     reports = [a.path for a in m.artifacts if a.format == "report"]
     if reports:
-        lines.append("report:      " + ", ".join(reports) + "  (training curves, per-label scores; open report.md)")
+        lines.append("report:      " + ", ".join(reports) + "  (training curves and held-out metrics; open report.md)")
     best = m.metrics.get("best")
     if best:
         lines.append("metrics:     " + ", ".join(f"{k}={_fmt(v)}" for k, v in best.items()))
