@@ -26,14 +26,17 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 HERE = Path(__file__).resolve().parent
-REPEATS = 3  # passes over the dev set per system and batch size
+REPEATS = 5  # passes over the dev set per system and batch size
 ROOT = HERE.parent
 
 
-def langid_throughput(texts: list[str], work: Path) -> list[dict]:
+def langid_throughput(texts: list[str], work: Path, baseline: Path | None = None) -> list[dict]:
     from bowgram.runtime import load
 
     systems = {}
+    if baseline is not None:  # another langid bundle, timed in the same passes (e.g. the previous default)
+        base = load(baseline, backend="onnx")
+        systems["baseline bundle onnx fp32"] = lambda batch, lid=base: [p[0][0] for p in lid.predict(batch)]
     for backend in ("onnx", "torchscript"):
         for precision in ("fp32", "int8"):
             try:
@@ -56,17 +59,19 @@ def langid_throughput(texts: list[str], work: Path) -> list[dict]:
         print("fastText not installed: pip install -e '.[bench]'", file=sys.stderr)
     rows = []
     for batch_size in (1, 64, 1024):
-        for name, fn in systems.items():
-            if name.startswith("fastText") and batch_size != 1:
-                pass  # fastText has no batch API: the same per-sentence loop at every batch size
-            fn(texts[:64])
-            best = 0.0
-            for _ in range(REPEATS):  # best pass of each system: the least disturbed by the machine
+        for fn in systems.values():
+            fn(texts[:64])  # warm up
+        passes: dict[str, list[float]] = {name: [] for name in systems}
+        for _ in range(REPEATS):  # systems alternate within each pass: the machine's drift hits all alike
+            for name, fn in systems.items():  # fastText has no batch API: the same per-sentence loop at every size
                 started = time.perf_counter()
                 for start in range(0, len(texts), batch_size):
                     fn(texts[start : start + batch_size])
-                best = max(best, len(texts) / (time.perf_counter() - started))
-            rows.append({"system": name, "batch": batch_size, "per_s": best})
+                passes[name].append(len(texts) / (time.perf_counter() - started))
+        ref = passes.get("fastText lid.176")
+        for name, per_s in passes.items():
+            ratio = statistics.median(a / b for a, b in zip(per_s, ref)) if ref else None
+            rows.append({"system": name, "batch": batch_size, "per_s": statistics.median(per_s), "ratio": ratio})
     return rows
 
 
@@ -145,13 +150,14 @@ def main():
     parser.add_argument("--data", default=str(ROOT / "export/data/langid/dev.tsv.gz"))
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "bowgram-bench"))
     parser.add_argument("--build", action="store_true", help="also time `bowgram build` (minutes)")
+    parser.add_argument("--baseline-langid", type=Path, help="another langid bundle to time in the same passes")
     parser.add_argument("--out", default=str(HERE / "results/runtime_speed.md"))
     args = parser.parse_args()
     from bowgram.runtime.corpus import read_labelled
 
     _, texts = read_labelled(args.data)
     result = {
-        "langid": langid_throughput(texts, Path(args.work)),
+        "langid": langid_throughput(texts, Path(args.work), args.baseline_langid),
         "nextword": nextword_qps(),
         "cold_langid": cold_start(["langid", "hola"]),
         "cold_nextword": cold_start(["next-word", "to be or not to"]),
@@ -184,14 +190,14 @@ def render(r: dict, n: int) -> str:
         "| system | batch | sentences/s | × fastText lid.176 |",
         "|---|---|---|---|",
     ]
-    ref = {row["batch"]: row["per_s"] for row in r["langid"] if row["system"] == "fastText lid.176"}
     for row in r["langid"]:
-        ratio = f"{row['per_s'] / ref[row['batch']]:.2f}" if row["batch"] in ref else "n/a"
+        ratio = f"{row['ratio']:.2f}" if row.get("ratio") is not None else "n/a"
         lines.append(f"| {row['system']} | {row['batch']} | {row['per_s']:,.0f} | {ratio} |")
     lines += [
         "",
-        f"Best of {REPEATS} passes over the dev set for every row. fastText has no batch API: its rows "
-        "are the same per-sentence loop at each batch size.",
+        f"Median of {REPEATS} passes over the dev set for every row; the systems alternate within each pass, "
+        "and the ratio is the median of the per-pass ratios. fastText has no batch API: its rows are the "
+        "same per-sentence loop at each batch size.",
         "",
         "## CLI cold start (wall, 15 runs)",
         "",

@@ -3,65 +3,187 @@
     python examples/web_service.py --port 8080
     curl -s localhost:8080/langid -d '{"texts": ["Yo creo que sí"], "k": 2}'
     curl -s localhost:8080/next-word -d '{"contexts": ["to be or not to"], "k": 5}'
+    curl -s localhost:8080/health
 
-Models load once at start-up; predictors are thread-safe, so ThreadingHTTPServer is fine.
+Written to be copied into production: models load once at start-up (predictors are thread-safe);
+a fixed pool of worker threads serves requests, and when all are busy and the waiting line is
+full a request gets 503 at once; bodies are limited (413), reads time out (a slow client holds
+one worker for at most `timeout` seconds), the listen backlog is 128, and every malformed
+request gets a JSON 400 saying why. Server-side errors are one line on stderr and a JSON 500.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 from bowgram.runtime import BowgramError, load
 
+MAX_BODY = 1 << 20  # bytes per request
+MAX_ITEMS = 10_000  # texts or contexts per request
 
-def make_server(host: str, port: int, langid_bundle=None, nextword_bundle=None) -> ThreadingHTTPServer:
+
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class PooledHTTPServer(HTTPServer):
+    """HTTPServer whose requests run on a fixed pool of threads, with a bounded waiting line."""
+
+    request_queue_size = 128  # the listen backlog: bursts wait in the kernel instead of being reset
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type, workers: int = 8, waiting: int = 64):
+        super().__init__(address, handler)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bowgram-web")
+        self.slots = threading.BoundedSemaphore(workers + waiting)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            try:  # every worker busy and the line full: say so now rather than queue without bound
+                request.sendall(_response(503, {"error": "server busy, try again"}))
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        self.pool.submit(self._serve, request, client_address)
+
+    def _serve(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        print(f"web_service: error serving {client_address}: {sys.exc_info()[1]!r}", file=sys.stderr)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def make_server(
+    host: str,
+    port: int,
+    langid_bundle: Any = None,
+    nextword_bundle: Any = None,
+    timeout: float = 10.0,
+    workers: int = 8,
+) -> PooledHTTPServer:
     models = {"/langid": load(langid_bundle, task="langid"), "/next-word": load(nextword_bundle, task="nextword")}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
+        def setup(self) -> None:
+            self.timeout = timeout  # applied to the socket: a client that stops sending is dropped
+            super().setup()
+
+        def do_GET(self) -> None:
+            if self.path == "/health":
+                return self._send(200, {"status": "ok"})
+            self._send(405 if self.path in models else 404, {"error": f"use POST {' or '.join(models)}"})
+
+        def do_POST(self) -> None:
             model = models.get(self.path)
             if model is None:
                 return self._send(404, {"error": f"unknown path {self.path}; use /langid or /next-word"})
             try:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = self._body()
                 if self.path == "/langid":
-                    answers = model.predict(body["texts"], k=body.get("k", 1), threshold=body.get("threshold", 0.0))
-                    key, inputs = "label", body["texts"]
+                    inputs, key = _texts(body, "texts"), "label"
+                    answers = model.predict(inputs, k=_int(body, "k", 1), threshold=_number(body, "threshold", 0.0))
                 else:
-                    answers = model.predict(body["contexts"], k=body.get("k", 5), prefix=body.get("prefix"))
-                    key, inputs = "word", body["contexts"]
-            except (KeyError, TypeError, ValueError, BowgramError) as exc:
+                    inputs, key = _texts(body, "contexts"), "word"
+                    prefix = body.get("prefix")
+                    if prefix is not None and not isinstance(prefix, str):
+                        raise BadRequest(400, "prefix must be a string")
+                    answers = model.predict(inputs, k=_int(body, "k", 5), prefix=prefix)
+            except BadRequest as exc:
+                return self._send(exc.status, {"error": str(exc)})
+            except BowgramError as exc:
                 return self._send(400, {"error": str(exc)})
-            self._send(
-                200,
-                {
-                    "results": [
-                        {"text": t, "predictions": [{key: n, "prob": p} for n, p in a]} for t, a in zip(inputs, answers)
-                    ]
-                },
-            )
+            results = [{"text": t, "predictions": [{key: n, "prob": p} for n, p in a]} for t, a in zip(inputs, answers)]
+            self._send(200, {"results": results})
 
-        def _send(self, status: int, payload: dict):
-            data = json.dumps(payload, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
+        def _body(self) -> dict[str, Any]:
+            length = self.headers.get("Content-Length")
+            if length is None or not length.isdigit():
+                raise BadRequest(411, "a Content-Length header is required")
+            if int(length) > MAX_BODY:
+                raise BadRequest(413, f"the body is {length} bytes; at most {MAX_BODY} are accepted")
+            raw = self.rfile.read(int(length))
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+                raise BadRequest(400, f"the body is not JSON: {str(exc)[:200]}") from None
+            if not isinstance(body, dict):
+                raise BadRequest(400, "the body must be a JSON object")
+            return body
+
+        def _send(self, status: int, payload: dict[str, Any]) -> None:
+            data = _response(status, payload)
             self.wfile.write(data)
 
-        def log_message(self, *args):  # quiet
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: one line per error is enough
             pass
 
-    return ThreadingHTTPServer((host, port), Handler)
+    return PooledHTTPServer((host, port), Handler, workers=workers)
+
+
+def _texts(body: dict[str, Any], key: str) -> list[str]:
+    items = body.get(key)
+    if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+        raise BadRequest(400, f"{key} must be a list of strings")
+    if len(items) > MAX_ITEMS:
+        raise BadRequest(413, f"{len(items)} {key}; at most {MAX_ITEMS} per request")
+    for i, text in enumerate(items):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest(400, f"{key}[{i}] holds a lone surrogate: not valid Unicode text") from None
+    return items
+
+
+def _int(body: dict[str, Any], key: str, default: int) -> int:
+    value = body.get(key, default)
+    if type(value) is not int or not 1 <= value <= 1000:
+        raise BadRequest(400, f"{key} must be a whole number from 1 to 1000")
+    return value
+
+
+def _number(body: dict[str, Any], key: str, default: float) -> float:
+    value = body.get(key, default)
+    if type(value) not in (int, float) or not 0 <= value <= 1:
+        raise BadRequest(400, f"{key} must be a number from 0 to 1")
+    return float(value)
+
+
+def _response(status: int, payload: dict[str, Any]) -> bytes:
+    from http import HTTPStatus
+
+    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    head = (
+        f"HTTP/1.0 {status} {HTTPStatus(status).phrase}\r\nContent-Type: application/json; charset=utf-8\r\n"
+        f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + data
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args()
-    server = make_server(args.host, args.port)
+    server = make_server(args.host, args.port, workers=args.workers)
     print(f"serving on http://{args.host}:{server.server_address[1]}")
     server.serve_forever()

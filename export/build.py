@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bowgram.runtime import tasks
-from bowgram.runtime.bundle import check_out_dir
+from bowgram.runtime.bundle_writer import check_out_dir
 
 from .exporter import write_bundle
 from .training import get

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import logging
 import platform
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ import torch
 
 from bowgram.runtime import __version__, tasks
 from bowgram.runtime.backends import Backend, open_model
-from bowgram.runtime.bundle import BundleWriter
+from bowgram.runtime.bundle_writer import BundleWriter, writing
+from bowgram.runtime.errors import InputError
 from bowgram.runtime.manifest import FORMAT_VERSION
 from bowgram.runtime.tasks import Predictor
 from bowgram.runtime.verify import compare_outputs, verify_bundle
@@ -89,7 +91,8 @@ class _Export:
         )
 
     def write(self, out: Path) -> dict[str, Any]:
-        with BundleWriter(out) as self.writer:
+        with BundleWriter(out) as self.writer, writing(self.writer.out):
+            self._check_space()
             for name, (fmt, data) in self.trained.data_files.items():
                 self.writer.write_json(name, fmt, data)
             validation: dict[str, Any] = {fmt: {"skipped": why} for fmt, why in self._serialize().items()}
@@ -102,9 +105,21 @@ class _Export:
             self._report(self.trained.evaluate(predictor))
             self.writer.write_json("examples.json", "examples", examples)
             manifest = self.writer.write_manifest(validation=validation, **self.fields)
-            verify_bundle(self.writer.dir)
+            verify_bundle(self.writer.dir, trust=True)  # the files it has just written
             self.writer.commit()
         return manifest.to_dict()
+
+    def _check_space(self) -> None:
+        """Refuse before writing when the disk cannot hold the bundle: torch aborts the whole process
+        (no exception) when a write fails half-way."""
+        weights = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        needed = 6 * weights + (64 << 20)  # every format, the int8 source and copy, the report; generously
+        free = shutil.disk_usage(self.writer.dir).free
+        if free < needed:
+            raise InputError(
+                f"not enough space to write the bundle next to {self.writer.out}: about {needed >> 20} MB needed, "
+                f"{free >> 20} MB free; the previous bundle is unchanged"
+            )
 
     def _serialize(self) -> dict[str, str]:
         """Write every format; returns {format: reason} for the optional ones torch refused."""
@@ -192,13 +207,8 @@ class _Export:
         from .training import get
 
         table = self.task.metrics_table(dev)
-        for name in write_report(
-            self.writer.dir,
-            self.trained.task,
-            self.trained.metrics,
-            table,
-            lambda folder, plt: get(self.trained.task).plots(folder, dev, plt),
-        ):
+        plots = get(self.trained.task).plots
+        for name in write_report(self.writer.dir, self.trained, table, lambda folder, plt: plots(folder, dev, plt)):
             self.writer.add(name, "report")
         self.fields["metrics"]["dev"] = {k: v for k, v in dev.items() if not isinstance(v, (dict, list))}
 

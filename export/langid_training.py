@@ -15,6 +15,7 @@ from typing import Any
 import click
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from bowgram.runtime.corpus import read_labelled, short_spans
 from bowgram.runtime.errors import InputError
@@ -23,9 +24,10 @@ from bowgram.runtime.padding import bags, pad
 from bowgram.runtime.tasks.langid import metrics_of
 
 from . import tutorial
+from .langid_data import corpus_source, corpus_words, udhr_rows, wordfreq_words
 from .models import BowClassifier
 from .trainer import TrainConfig, fit, recorded, resolve_device, seed_everything
-from .training import Quality, TaskTraining, Trained, default_data
+from .training import Quality, Source, TaskTraining, Trained, default_data
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ class LangidConfig:
     # random short spans (1-3 words) added per training sentence; 2 instead of 1 measured
     # .971/.827 vs .968/.809 on dev full/spans, for 1.6x the training time
     spans: int = 2
+    corpus_words: int = 5000  # per language: its most frequent words of the training text, one per row
+    wordfreq_words: int = 5000  # --data default: per language wordfreq covers, its top words, one per row
+    udhr: bool = True  # --data default: add the UDHR translations
+    class_weight_power: float = 0.5  # rows of a class weigh (largest class / its size) ** this: 0 none, 1 balanced
+    calibrate: bool = True  # fit a softmax temperature on half of dev (sentences + spans), folded into the weights
     fp16_embeddings: bool = True  # ship the embedding table as float16: half the size, same answers
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=7, batch_size=512, lr=3e-3, patience=2))
 
@@ -53,6 +60,8 @@ TUTORIAL = LangidConfig(
     max_n=0,
     min_count=1,
     spans=0,
+    corpus_words=0,
+    calibrate=False,
     fp16_embeddings=False,
     train=TrainConfig(epochs=60, batch_size=4, lr=0.05, patience=60),
 )
@@ -94,22 +103,21 @@ def train(data: str, config: LangidConfig) -> Trained:
     train_labels, train_texts, dev_labels, dev_texts = load_data(data, config.train.seed)
     spec = FeaturizerSpec(
         word_features=config.min_count > 0,
-        min_n=config.min_n,
+        min_n=config.min_n if config.max_n else 0,
         max_n=config.max_n,
         buckets=config.buckets if config.max_n else 0,
     )
     vocab = build_vocab(spec, train_texts, config.min_count, config.max_words) if spec.word_features else {}
     featurizer = Featurizer(spec, vocab)
-    if config.spans:
-        span_labels, span_texts = short_spans(train_labels, train_texts, config.train.seed, config.spans)
-        train_labels, train_texts = train_labels + span_labels, train_texts + span_texts
+    train_labels, train_texts, sources = _with_extra_rows(data, config, spec, train_labels, train_texts)
     names = sorted(set(train_labels))
     index = {label: i for i, label in enumerate(names)}
     y = np.array([index[label] for label in train_labels])
     x = featurizer(train_texts)
     keep = np.flatnonzero(x.lengths() > 0)
     counts = np.bincount(y, minlength=len(names))
-    class_weight = torch.tensor((counts.max() / np.maximum(counts, 1)) ** 0.5, dtype=torch.float32, device=device)
+    balance = (counts.max() / np.maximum(counts, 1)) ** config.class_weight_power
+    class_weight = torch.tensor(balance, dtype=torch.float32, device=device)
     dev_short = short_spans(dev_labels, dev_texts, config.train.seed + 1)
     model = BowClassifier(featurizer.num_ids, len(names), config.dim, config.hidden).to(device)
     batch_size = config.train.batch_size
@@ -133,6 +141,11 @@ def train(data: str, config: LangidConfig) -> Trained:
         return {"dev_accuracy": full, "dev_short_accuracy": short, "score": (full + short) / 2}
 
     model, history, best = fit(model, batches, -(-len(keep) // batch_size), score, config.train)
+    calibration = (
+        _calibrate(model, featurizer, index, dev_labels, dev_texts, dev_short, device)
+        if config.calibrate
+        else {"temperature": 1.0}
+    )
     return Trained(
         task="langid",
         model=model,
@@ -147,9 +160,17 @@ def train(data: str, config: LangidConfig) -> Trained:
             "dim": config.dim,
             "hidden": config.hidden,
             "embedding_dtype": "float16" if config.fp16_embeddings else "float32",
+            "temperature": calibration["temperature"],
+            "training_data": [s.as_dict() for s in sources],
             "training": recorded(config),
         },
-        metrics={"history": history, "best": best, "train_rows": len(keep), "device": str(device)},
+        metrics={
+            "history": history,
+            "best": best,
+            "train_rows": len(keep),
+            "device": str(device),
+            "calibration": calibration,
+        },
         example_texts=_example_texts(dev_labels, dev_texts) + tutorial_examples(),
         evaluate=lambda p: metrics_of(p, dev_labels, dev_texts, confusions=1000),
         quality=Quality(
@@ -159,6 +180,87 @@ def train(data: str, config: LangidConfig) -> Trained:
             "int8 accuracy at most 0.3 points below fp32",
         ),
     )
+
+
+def _with_extra_rows(
+    data: str, config: LangidConfig, spec: FeaturizerSpec, labels: list[str], texts: list[str]
+) -> tuple[list[str], list[str], list[Source]]:
+    """The sentences plus short spans and word rows (see `langid_data`), and their sources."""
+    out_labels, out_texts = list(labels), list(texts)
+    if data == "default":
+        sources = [corpus_source(len(texts))]
+    else:
+        sources = [Source.given(data, len(texts))]
+
+    def add(new_labels: list[str], new_texts: list[str], source: Source) -> None:
+        out_labels.extend(new_labels)
+        out_texts.extend(new_texts)
+        sources.append(source)
+
+    if config.spans:
+        span_labels, span_texts = short_spans(labels, texts, config.train.seed, config.spans)
+        add(
+            span_labels,
+            span_texts,
+            Source(
+                f"{config.spans} random 1-3 word spans of each sentence",
+                len(span_texts),
+                sources[0].licence,
+                "cut from the sentences",
+            ),
+        )
+    if config.corpus_words:
+        word_labels, words = corpus_words(spec, labels, texts, config.corpus_words)
+        add(
+            word_labels,
+            words,
+            Source(
+                f"top {config.corpus_words} words of each language's sentences",
+                len(words),
+                sources[0].licence,
+                "counted in the sentences",
+            ),
+        )
+    if data == "default" and config.wordfreq_words:
+        add(*wordfreq_words(set(labels), config.wordfreq_words))
+    if data == "default" and config.udhr:
+        add(*udhr_rows())
+    return out_labels, out_texts, sources
+
+
+@torch.no_grad()
+def _calibrate(
+    model: BowClassifier,
+    featurizer: Featurizer,
+    index: dict[str, int],
+    dev_labels: list[str],
+    dev_texts: list[str],
+    dev_short: tuple[list[str], list[str]],
+    device: torch.device,
+) -> dict[str, float]:
+    """Temperature scaling: the T that minimizes the negative log-likelihood of the even rows of dev
+    sentences and spans (the odd rows stay for measuring), folded into the output layer:
+    log_softmax(z / T) = log_softmax((W / T) x + b / T)."""
+    labels, texts = dev_labels[::2] + dev_short[0][::2], dev_texts[::2] + dev_short[1][::2]
+    x = featurizer(texts)
+    rows = np.flatnonzero((x.lengths() > 0) & np.array([label in index for label in labels]))
+    if len(rows) < 100:  # too little to fit one number reliably
+        return {"temperature": 1.0}
+    gold = torch.tensor([index[labels[i]] for i in rows], device=device)
+    log_probs = torch.cat(
+        [model(torch.from_numpy(pad(x, rows[s : s + 2048])).to(device)) for s in range(0, len(rows), 2048)]
+    )
+    grid = torch.exp(torch.linspace(np.log(0.25), np.log(4.0), 97))
+    nll = [float(F.nll_loss(F.log_softmax(log_probs / t, dim=-1), gold)) for t in grid]
+    best = int(np.argmin(nll))
+    temperature = float(grid[best])
+    model.output.weight /= temperature
+    model.output.bias /= temperature
+    return {
+        "temperature": temperature,
+        "nll_before": nll[int(torch.argmin(torch.abs(grid - 1.0)))],
+        "nll_after": nll[best],
+    }
 
 
 def tutorial_examples() -> list[str]:

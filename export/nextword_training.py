@@ -18,9 +18,15 @@ from bowgram.runtime.tokenizer import BOS_ID, UNK_ID, Tokenizer, TokenizerSpec, 
 from . import tutorial
 from .models import Ensemble, NgramLM, WithTopK
 from .trainer import Batches, TrainConfig, fit, recorded, resolve_device, seed_everything
-from .training import Quality, TaskTraining, Trained, default_data
+from .training import Quality, Source, TaskTraining, Trained, default_data
 
 TOP_K = 16  # best words the exported graph returns beside the full log-probs (ONNX TopK)
+SHAKESPEARE = Source(
+    "Tiny Shakespeare (train.txt)",
+    0,
+    "public domain text; repository MIT",
+    "karpathy/char-rnn commit 6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e, data/tinyshakespeare/input.txt",
+)
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,9 @@ def train(data: str, config: NextwordConfig) -> Trained:
             "members": config.members,
             "weights_dtype": "float16" if config.fp16 else "float32",
             "training": recorded(config),
+            "training_data": [
+                dataclasses.replace(SHAKESPEARE if data == "default" else Source.given(data, 0), rows=len(y)).as_dict()
+            ],  # rows: training tokens
         },
         metrics={
             "history": history,

@@ -11,20 +11,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .training import Trained
+
 NOT_CURVES = ("epoch", "model", "train_loss", "score")  # history keys that are not dev metrics
 
 
-def write_report(
-    folder: Path, task: str, metrics: dict[str, Any], table: str, plots: Callable[[Path, Any], list[str]]
-) -> list[str]:
-    """Write report.md and the plots into `folder`; returns the file names written."""
+def write_report(folder: Path, trained: Trained, table: str, plots: Callable[[Path, Any], list[str]]) -> list[str]:
+    """Write report.md and the plots into `folder`; returns the file names written. `table` is the
+    held-out metrics as `bowgram eval` prints them; `plots` draws the task's own plots."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    task, metrics = trained.task, trained.metrics
     files = [_curves(folder, task, metrics["history"], plt), *plots(folder, plt)]
-    (folder / "report.md").write_text(_markdown(task, metrics, table, files), encoding="utf-8")
+    sources = trained.model_info.get("training_data", [])
+    (folder / "report.md").write_text(_markdown(task, metrics, table, files, sources), encoding="utf-8")
     return ["report.md", *files]
 
 
@@ -76,7 +79,7 @@ def _curves(folder: Path, task: str, history: list[dict[str, Any]], plt: Any) ->
     return "training_curves.png"
 
 
-def _markdown(task: str, metrics: dict[str, Any], table: str, plots: list[str]) -> str:
+def _markdown(task: str, metrics: dict[str, Any], table: str, plots: list[str], sources: list[dict[str, Any]]) -> str:
     best, history = metrics["best"], metrics["history"]
     lines = [
         f"# Training report: {task}",
@@ -100,4 +103,9 @@ def _markdown(task: str, metrics: dict[str, Any], table: str, plots: list[str]) 
         )
     lines += [""] + [f"![{p}]({p})" for p in plots] + [""]
     lines += ["Held-out metrics of the exported model (as `bowgram eval` prints them):", "", "```", table, "```"]
+    if sources:
+        lines += ["", "## Training data", "", "| source | rows | licence | origin |", "|---|---|---|---|"]
+        lines += [f"| {s['name']} | {s['rows']:,} | {s['licence']} | {s['origin']} |" for s in sources]
+        credits = [s["credit"] for s in sources if s.get("credit")]
+        lines += ["", "Credits:", ""] + [f"- {c}" for c in dict.fromkeys(credits)] if credits else []
     return "\n".join(lines) + "\n"

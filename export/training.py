@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,33 @@ import torch
 
 from bowgram.runtime import tasks
 from bowgram.runtime.errors import InputError
+
+
+@dataclass(frozen=True)
+class Source:
+    """One ingredient of the training data, as the manifest (`model.training_data`) and report.md
+    record it."""
+
+    name: str
+    rows: int
+    licence: str
+    origin: str  # version, commit or snapshot
+    credit: str = ""  # the attribution its licence asks for
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def given(cls, data: str, rows: int) -> Source:
+        """The tutorial's data, or the user's own file."""
+        if data == "tutorial":
+            return cls(
+                "the PyTorch 'Deep Learning for NLP' tutorial's data",
+                rows,
+                "BSD-3-Clause (pytorch/tutorials)",
+                "export/tutorial.py",
+            )
+        return cls(f"training file {Path(data).name}", rows, "as its owner says", "given to bowgram train")
 
 
 @dataclass(frozen=True)

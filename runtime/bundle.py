@@ -1,28 +1,30 @@
-"""A bundle directory on disk: reading it safely, and writing it atomically.
+"""Reading a bundle directory safely: a bundle is data someone may hand you.
 
-Reading: every file is resolved inside the bundle (no absolute paths, no `..`, no symlink that
-leads out), and checked against its size and sha256 before anything is parsed or loaded.
-Writing: files go to a hidden temporary sibling folder; `commit()` writes `manifest.json` last
-and renames the folder into place, so a crash leaves the previous bundle or nothing.
-This module knows files and checksums, not models (backends) or tasks (predictors).
+A bundle is opened through a handle on its directory, and every file (the manifest first) is read
+relative to that handle: a writer swapping a new bundle in cannot make a reader mix the old
+manifest with new files. A file must be a regular file named plainly in the bundle (no path, no
+link, no FIFO), no larger than the manifest says, and match its sha256 before anything parses it;
+model files reach the backends as those verified bytes, never re-read by path.
+This module knows files and checksums, not models (backends) or tasks (predictors); writing is
+`bundle_writer.py`.
 """
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import os
-import shutil
-import tempfile
+import stat
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import BundleError, InputError
-from .manifest import FORMAT_VERSION, Artifact, Manifest
+from .errors import BundleError
+from .manifest import Artifact, Manifest
 
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 16 << 20  # a manifest is a few KB; anything this big is not one
+REOPENS = 5  # tries to open a bundle folder that a writer keeps swapping
 
 
 def default_bundle_path(task: str) -> Path:
@@ -39,63 +41,84 @@ def sha256_of(path: Path) -> str:
 
 
 class Bundle:
-    """An opened bundle: its manifest, and checked access to its files (each file's checksum is
-    computed once per `Bundle`, however many predictors are built from it)."""
+    """An opened bundle: its manifest, and verified reads of its files."""
 
-    def __init__(self, path: Path, manifest: Manifest):
+    def __init__(self, path: Path, manifest: Manifest, dir_fd: int | None = None):
         self.path = path
         self.manifest = manifest
-        self._checked: dict[str, Path] = {}
+        self._fd = dir_fd
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], task: str | None = None) -> Bundle:
-        root = Path(path)
-        if not root.is_dir():
-            raise BundleError(f"bundle not found: {root} is not a directory")
+        root = Path(os.path.abspath(path))
+        for attempt in range(REOPENS):
+            fd = _open_dir(root)
+            try:
+                raw = _read_regular(fd, MANIFEST, root, MAX_MANIFEST_BYTES)
+                break
+            except FileNotFoundError:
+                held, now = os.fstat(fd), _stat_or_none(root)
+                os.close(fd)
+                if attempt == REOPENS - 1 or now is None or (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+                    raise BundleError(f"{root} is not a bundle: it has no {MANIFEST}") from None
+                # the folder was swapped for a new bundle while being opened: open the new one
+            except BaseException:
+                os.close(fd)
+                raise
         try:
-            data = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise BundleError(f"{root} is not a bundle: it has no {MANIFEST}") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            os.close(fd)
             raise BundleError(f"{root / MANIFEST} is not valid JSON: {exc}") from None
-        manifest = Manifest.from_dict(data)
-        if task is not None and manifest.task != task:
-            raise BundleError(f"{root} is a {manifest.task!r} bundle, but this needs a {task!r} bundle")
-        return cls(root.resolve(), manifest)
+        bundle = cls(root, Manifest.from_dict(data), fd)
+        if task is not None and bundle.manifest.task != task:
+            raise BundleError(f"{root} is a {bundle.manifest.task!r} bundle, but this needs a {task!r} bundle")
+        return bundle
 
-    def _path(self, artifact: Artifact) -> Path:
-        """The artifact's path, refusing anything that would lead outside the bundle."""
-        rel = Path(artifact.path)
-        if rel.is_absolute() or ".." in rel.parts:
-            raise BundleError(f"manifest lists {artifact.path!r}, which is outside the bundle")
-        full = self.path / rel
-        if not full.resolve().is_relative_to(self.path):
-            raise BundleError(f"{artifact.path} is a link that leads outside the bundle")
-        return full
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _dir(self) -> int:
+        if self._fd is None:  # a bundle made in memory (the exporter's draft): open its folder now
+            self._fd = _open_dir(self.path)
+        return self._fd
+
+    def replaced(self) -> bool:
+        """Whether the path now names another directory than the one this bundle was read from
+        (a writer swapped a new bundle in meanwhile)."""
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return True
+        held = os.fstat(self._dir())
+        return (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
 
     def present(self, artifact: Artifact) -> bool:
         """Whether this copy holds the file (an optional torch format may be left out)."""
-        return self._path(artifact).is_file()
+        try:
+            return stat.S_ISREG(os.stat(artifact.path, dir_fd=self._dir(), follow_symlinks=False).st_mode)
+        except OSError:
+            return False
 
-    def checked(self, artifact: Artifact) -> Path:
-        """The artifact's path once its size and sha256 match the manifest."""
-        if artifact.path in self._checked:
-            return self._checked[artifact.path]
-        full = self._path(artifact)
-        if not full.is_file():
-            hint = (
-                " (an optional torch format this copy leaves out; rebuild the bundle to get it)"
-                if artifact.optional
-                else ""
-            )
-            raise BundleError(f"bundle {self.path} is missing {artifact.path}{hint}")
-        if full.stat().st_size != artifact.size or sha256_of(full) != artifact.sha256:
+    def read(self, artifact: Artifact) -> bytes:
+        """The file's bytes, once its size and sha256 match the manifest."""
+        try:
+            data = _read_regular(self._dir(), artifact.path, self.path, artifact.size + 1)
+        except FileNotFoundError:
+            hint = " (an optional torch format this copy leaves out; rebuild the bundle to get it)"
+            hint = hint if artifact.optional else ""
+            raise BundleError(f"bundle {self.path} is missing {artifact.path}{hint}") from None
+        if len(data) != artifact.size or hashlib.sha256(data).hexdigest() != artifact.sha256:
             raise BundleError(
                 f"{artifact.path} does not match its sha256 in the manifest: "
                 "the file is corrupt or was changed; rebuild or re-download the bundle"
             )
-        self._checked[artifact.path] = full
-        return full
+        return data
 
     def artifact(self, fmt: str, precision: str = "fp32") -> Artifact:
         found = self.manifest.artifact(fmt, precision)
@@ -109,117 +132,52 @@ class Bundle:
     def read_json(self, fmt: str) -> Any:
         artifact = self.artifact(fmt)
         try:
-            return json.loads(self.checked(artifact).read_text(encoding="utf-8"))
+            return json.loads(self.read(artifact).decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BundleError(f"{artifact.path} is not valid JSON: {exc}") from None
 
     def verify_checksums(self) -> list[str]:
         """Check every file this copy holds; returns the paths checked (raises on the first
         mismatch, or on a missing file that is not an optional torch format)."""
-        return [self.checked(a).name for a in self.manifest.artifacts if not a.optional or self.present(a)]
+        checked = []
+        for artifact in self.manifest.artifacts:
+            if not artifact.optional or self.present(artifact):
+                self.read(artifact)
+                checked.append(artifact.path)
+        return checked
 
 
-class BundleWriter:
-    """Collects files in a temporary folder next to `out`; `commit()` swaps it into place.
-
-    A file is hashed once, when it is added; `draft()` is the bundle as it stands, readable
-    before its manifest is written, and `write_manifest()` is meant to run once, last.
-    """
-
-    def __init__(self, out: str | os.PathLike[str]):
-        self.out = Path(out)
-        self._files: dict[str, Artifact] = {}
-
-    def __enter__(self) -> BundleWriter:
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        recover_interrupted(self.out)
-        self.dir = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-{os.getpid()}-", dir=self.out.parent))
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def write_json(self, name: str, fmt: str, data: Any) -> Path:
-        path = self.dir / name
-        path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        self.add(name, fmt)
-        return path
-
-    def add(self, name: str, fmt: str, **facts: Any) -> None:
-        """Register a finished file of `self.dir` (facts: opset, ir_version, precision)."""
-        path = self.dir / name
-        self._files[name] = Artifact(path=name, format=fmt, sha256=sha256_of(path), size=path.stat().st_size, **facts)
-
-    def remove(self, name: str) -> None:
-        """Drop a file that turned out not to belong in the bundle."""
-        self._files.pop(name, None)
-        (self.dir / name).unlink(missing_ok=True)
-
-    def manifest(self, **fields: Any) -> Manifest:
-        created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-        return Manifest(
-            format_version=FORMAT_VERSION,
-            created=fields.pop("created", created),
-            artifacts=tuple(self._files.values()),
-            **fields,
-        )
-
-    def draft(self, **fields: Any) -> Bundle:
-        """The staged files as a `Bundle`, with an in-memory manifest: predictors can be built
-        on it before anything is final."""
-        return Bundle(self.dir.resolve(), self.manifest(**fields))
-
-    def write_manifest(self, **fields: Any) -> Manifest:
-        """Write manifest.json into the staging folder: the last file of a bundle."""
-        manifest = self.manifest(**fields)
-        (self.dir / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=1) + "\n", encoding="utf-8")
-        return manifest
-
-    def commit(self) -> None:
-        """Move the finished bundle into place, replacing a previous bundle at `out`."""
-        self.dir.chmod(0o755)  # mkdtemp makes it private; a bundle is for everyone to read
-        _swap_into_place(self.dir, self.out)
-
-
-def check_out_dir(out: Path) -> None:
-    """Refuse to overwrite something that is not a bundle; called before training starts too."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).exists():
-        raise InputError(f"--out {out} is a non-empty directory that is not a bundle; refusing to replace it")
-
-
-def recover_interrupted(out: Path) -> None:
-    """Clean up after writers that were killed: their staging folders go; a previous bundle
-    moved aside during the final swap is put back if nothing took its place."""
-    for stale in sorted(out.parent.glob(f".{out.name}.*-*")):
-        kind, _, rest = stale.name[len(out.name) + 2 :].partition("-")
-        pid = rest.split("-")[0]
-        if kind not in ("tmp", "old") or not pid.isdigit() or _alive(int(pid)):
-            continue
-        if kind == "old" and not out.exists():
-            os.rename(stale, out)
-        else:
-            shutil.rmtree(stale, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
+def _stat_or_none(path: Path) -> os.stat_result | None:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return os.stat(path)
+    except OSError:
+        return None
 
 
-def _swap_into_place(new: Path, out: Path) -> None:
-    check_out_dir(out)
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.rename(out, old)
-    os.rename(new, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _open_dir(root: Path) -> int:
+    try:
+        return os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except (FileNotFoundError, NotADirectoryError):
+        raise BundleError(f"bundle not found: {root} is not a directory") from None
+    except OSError as exc:
+        raise BundleError(f"cannot open the bundle {root}: {exc.strerror}") from None
+
+
+def _read_regular(dir_fd: int, name: str, root: Path, limit: int) -> bytes:
+    """At most `limit` bytes of the regular file `name` in the directory `dir_fd`; a link, a
+    FIFO, a device or a folder is refused (FileNotFoundError if there is nothing by that name)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        if os.path.islink(root / name):
+            raise BundleError(
+                f"{name} is a symbolic link: a bundle's files must be regular files inside it "
+                "(a link may lead outside the bundle)"
+            ) from None
+        raise BundleError(f"cannot read {root / name}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BundleError(f"{root / name} is not a regular file")
+        return fh.read(limit)

@@ -17,9 +17,9 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__
+from . import __version__, interrupt
 from .errors import BowgramError, InputError, missing_torch
-from .inputs import decode_utf8
+from .inputs import decode_utf8, input_lines
 
 COMMAND_GROUP = "bowgram.commands"
 
@@ -40,9 +40,14 @@ class Cli(click.Group):
                 return _needs_export(name, exc)
         return command
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        _check_arguments(args)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with interrupt.cancellable():
+                return super().invoke(ctx)
         except BowgramError as exc:
             _fail(str(exc), exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -56,6 +61,16 @@ class Cli(click.Group):
             if os.environ.get("BOWGRAM_DEBUG"):
                 raise
             _fail(f"unexpected {type(exc).__name__}: {exc} (set BOWGRAM_DEBUG=1 for a traceback)", 1)
+
+
+def _check_arguments(args: list[str]) -> None:
+    """Arguments that were not valid UTF-8 reach Python with lone surrogates: refuse them here
+    rather than echo them back (stdin and --input files get the same rule in decode_utf8)."""
+    for number, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raise click.UsageError(f"argument {number} is not valid UTF-8; pass text as UTF-8") from None
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -104,7 +119,7 @@ def _read_inputs(texts: tuple[str, ...], input_path: str | None) -> list[str]:
                 raw, name = fh.read(), input_path
         except OSError as exc:
             raise InputError(f"cannot read --input {input_path}: {exc.strerror}") from None
-    return decode_utf8(raw, name).splitlines()
+    return input_lines(decode_utf8(raw, name))
 
 
 def _options(fn: Callable[..., None]) -> Callable[..., None]:
@@ -123,11 +138,18 @@ def _options(fn: Callable[..., None]) -> Callable[..., None]:
     )(fn)
 
 
-def _emit(texts: list[str], results: list[list[tuple[str, float]]], key: str, as_json: bool) -> None:
+def _emit(
+    texts: list[str], results: list[list[tuple[str, float]]], key: str, as_json: bool, max_chars: int | None = None
+) -> None:
+    """One line per input: tab-separated `name prob`, or a JSON object (with `"truncated": true`
+    when only the first `max_chars` characters of the text were read)."""
     for text, preds in zip(texts, results):
         if as_json:
             items = [{key: name, "prob": round(p, 6)} for name, p in preds]
-            click.echo(json.dumps({"text": text, "predictions": items}, ensure_ascii=False))
+            row: dict[str, Any] = {"text": text, "predictions": items}
+            if max_chars is not None and len(text) > max_chars:
+                row["truncated"] = True
+            click.echo(json.dumps(row, ensure_ascii=False))
         else:
             click.echo("\t".join(f"{name} {p:.4f}" for name, p in preds))
 
@@ -163,11 +185,13 @@ def langid(
     Example: bowgram langid "Yo creo que sí"   (prints: es 0.99…)
     """
     from .loader import load
+    from .tasks.langid import MAX_CHARS
 
     inputs = _read_inputs(texts, input_path)
     identifier = load(bundle, task="langid", backend=backend, threads=threads, precision=precision)
     languages = [x.strip() for x in only.split(",") if x.strip()] if only else None
-    _emit(inputs, identifier.predict(inputs, k=k, threshold=threshold, languages=languages), "label", as_json)
+    answers = identifier.predict(inputs, k=k, threshold=threshold, languages=languages)
+    _emit(inputs, answers, "label", as_json, max_chars=MAX_CHARS)
 
 
 @main.command("next-word")
@@ -273,14 +297,15 @@ def info(bundle: str, as_json: bool) -> None:
 @main.command()
 @click.argument("bundle", type=click.Path())
 @click.option("--backend", "backend_names", multiple=True, help="Check only this backend (repeatable).")
-def verify(bundle: str, backend_names: tuple[str, ...]) -> None:
+@click.option("--trust", is_flag=True, help="Also load the formats that can run code (TorchScript, pt2).")
+def verify(bundle: str, backend_names: tuple[str, ...], trust: bool) -> None:
     """Check checksums and reproduce the test vectors on every available backend.
 
     Example: bowgram verify artifacts/langid
     """
     from .verify import verify_bundle
 
-    report = verify_bundle(bundle, list(backend_names) or None)
+    report = verify_bundle(bundle, list(backend_names) or None, trust=trust)
     click.echo(f"{report['bundle']}: {len(report['files'])} files match their sha256")
     for name, result in report["backends"].items():
         if "skipped" in result:

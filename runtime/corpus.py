@@ -55,8 +55,11 @@ def parse_labelled_line(line: str, path: str | Path, number: int) -> tuple[str, 
     return label, text
 
 
-def short_spans(labels: list[str], texts: list[str], seed: int, per_text: int = 1) -> tuple[list[str], list[str]]:
-    """Random 1-3 word spans (2-8 characters for scripts without spaces) of each text.
+def short_spans(
+    labels: list[str], texts: list[str], seed: int, per_text: int = 1, max_words: int = 3
+) -> tuple[list[str], list[str]]:
+    """Random spans of 1 to `max_words` words (2 to 2 * max_words + 2 characters for scripts
+    without spaces) of each text: 1-3 words by default, single words with `max_words=1`.
 
     Training adds them so that short inputs are learnt; evaluation reports accuracy on them.
     """
@@ -66,11 +69,11 @@ def short_spans(labels: list[str], texts: list[str], seed: int, per_text: int = 
         words = text.split()
         for _ in range(per_text):
             if label in NO_SPACE_SCRIPTS or len(words) < 2:
-                size = int(rng.integers(2, 9))
+                size = int(rng.integers(2, 2 * max_words + 3))
                 start = int(rng.integers(0, max(len(text) - size, 0) + 1))
                 span = text[start : start + size]
             else:
-                size = int(rng.integers(1, 4))
+                size = int(rng.integers(1, max_words + 1))
                 start = int(rng.integers(0, max(len(words) - size, 0) + 1))
                 span = " ".join(words[start : start + size])
             out_labels.append(label)

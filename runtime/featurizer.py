@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import itertools
 import unicodedata
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from .errors import BundleError
-from .manifest import FORMAT_VERSION
+from .manifest import FORMAT_VERSION, spec_fields
 from .tokenizer import normal_form
 from .wordtable import WordTable
 
@@ -38,6 +38,8 @@ FNV_BASIS = 2166136261
 FNV_PRIME = 16777619
 BOUNDARY = 32  # the code point that separates words and wraps them for n-grams
 KIND = "words+char-ngrams"
+MAX_N = 8  # longest n-gram a manifest may ask for (bounds the work per character)
+MAX_BUCKETS = 2**24  # most hash buckets (the embedding table has one row each)
 _DROPPED_IN_V2 = ("boundary_codepoint",)  # format 1 recorded it; it was always 32
 _TABLE_SIZE = 0x32400  # past the last CJK extension block; higher code points are boundaries
 TABLE_MIN_CHARS = 512  # shorter calls (~60 words): a dict lookup per word beats numpy's fixed costs
@@ -62,20 +64,20 @@ class FeaturizerSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], format_version: int = FORMAT_VERSION) -> FeaturizerSpec:
-        """The spec of a manifest; every field is honoured, an unknown one is refused."""
-        data = {k: v for k, v in data.items() if not (format_version == 1 and k in _DROPPED_IN_V2)}
-        if data.get("kind") != KIND:
-            raise BundleError(f"featurizer.kind is {data.get('kind')!r}, this task reads {KIND!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known - {"kind"})
-        if unknown:
-            raise BundleError(f"featurizer: unknown fields {unknown}; a newer bowgram may read this bundle")
-        spec = cls(**{k: v for k, v in data.items() if k in known})
+        """The spec of a manifest; every field is honoured and bounded, an unknown one is refused."""
+        if isinstance(data, dict) and format_version == 1:
+            data = {k: v for k, v in data.items() if k not in _DROPPED_IN_V2}
+        spec = cls(**spec_fields(cls, data, KIND, "featurizer"))
         normal_form(spec.normalization)
         if spec.hash != "fnv1a32-codepoints" or spec.keep != "unicode-letters-and-marks":
             raise BundleError("featurizer: unsupported hash or character class in manifest")
-        if spec.max_n and not (1 <= spec.min_n <= spec.max_n and 0 < spec.buckets <= 2**32):
-            raise BundleError("featurizer: n-grams need 1 <= min_n <= max_n and 0 < buckets <= 2**32")
+        if spec.max_n and not (1 <= spec.min_n <= spec.max_n <= MAX_N and 0 < spec.buckets <= MAX_BUCKETS):
+            raise BundleError(
+                f"featurizer: n-grams need 1 <= min_n <= max_n <= {MAX_N} and 0 < buckets <= {MAX_BUCKETS} "
+                f"(got {spec.min_n}-{spec.max_n}, {spec.buckets} buckets)"
+            )
+        if not spec.max_n and (spec.min_n or spec.buckets):
+            raise BundleError("featurizer: max_n 0 (no n-grams) goes with min_n 0 and buckets 0")
         return spec
 
 

@@ -24,6 +24,15 @@ def as_batch(texts: str | Sequence[str]) -> tuple[list[str], bool]:
     return batch, False
 
 
+def input_lines(text: str) -> list[str]:
+    """One text per line: split at "\n" only (a "\r" before it is dropped), so that one input line
+    gives exactly one answer whatever it holds (form feeds, U+2028, a lone "\r"...)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last line; it does not start an empty one
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 def decode_utf8(raw: bytes, name: str) -> str:
     """UTF-8 bytes (a BOM allowed) as text; anything else is an InputError naming the line."""
     try:

@@ -110,6 +110,25 @@ class Manifest:
         return [f for f in MODEL_FORMATS if f in present] + sorted(present - set(MODEL_FORMATS))
 
 
+def spec_fields(cls: Any, data: object, kind: str, where: str) -> dict[str, Any]:
+    """The fields of a featurizer/tokenizer spec dataclass `cls` from a manifest's `where` object:
+    `kind` must match, no field may be unknown, each must have its default's type."""
+    if not isinstance(data, dict):
+        raise BundleError(f"manifest.json: '{where}' is not an object")
+    if data.get("kind") != kind:
+        raise BundleError(f"{where}.kind is {data.get('kind')!r}, this task reads {kind!r}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known) - {"kind"})
+    if unknown:
+        raise BundleError(f"{where}: unknown fields {unknown}; a newer bowgram may read this bundle")
+    values = {k: v for k, v in data.items() if k in known}
+    for name, value in values.items():
+        expected = type(known[name].default)
+        if type(value) is not expected:  # exact: a bool is not an int here, nor an int a bool
+            raise BundleError(f"{where}.{name} is {value!r}, expected a {expected.__name__}")
+    return values
+
+
 def _artifact(data: object, index: int) -> Artifact:
     known = {f.name for f in fields(Artifact)}
     if not isinstance(data, dict):
@@ -120,6 +139,12 @@ def _artifact(data: object, index: int) -> Artifact:
     unknown = sorted(set(data) - known)
     if unknown:
         raise BundleError(f"manifest.json: artifacts[{index}] has unknown fields {unknown}")
+    path = data["path"]
+    if not isinstance(path, str) or not path or "/" in path or "\\" in path or path in (".", "..", "manifest.json"):
+        raise BundleError(
+            f"manifest lists {path!r}, which is not a plain file name inside the bundle "
+            "(outside the bundle, or not a file of it)"
+        )
     if (
         not isinstance(data["size"], int)
         or not isinstance(data["sha256"], str)

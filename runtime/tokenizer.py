@@ -19,19 +19,22 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from .errors import BundleError
-from .manifest import FORMAT_VERSION
+from .manifest import FORMAT_VERSION, spec_fields
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 SPECIALS = (BOS, EOS, UNK)
 BOS_ID, EOS_ID, UNK_ID = 0, 1, 2  # their ids in every vocab.json
 KIND = "words"
 SEQUENCES = ("paragraphs",)
+# the token patterns a bundle may name, in Python `re` syntax: runs of letters and digits with
+# inner apostrophes, or any other non-space character alone
+PATTERNS = {"words-v1": r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_"}
 NormalForm = Literal["NFC", "NFD", "NFKC", "NFKD"]
 NORMAL_FORMS: tuple[NormalForm, ...] = ("NFC", "NFD", "NFKC", "NFKD")
 _DROPPED_IN_V2 = ("bos", "eos", "unk")  # format 1 recorded the special tokens here; vocab.json holds them
@@ -46,7 +49,7 @@ class TokenizerSpec:
     normalization: str = "NFKC"
     lowercase: bool = True  # Shakespeare capitalizes every verse line: case is noise here
     apostrophes: str = "\u2019\u2018\u02bc"  # each of these characters becomes '
-    pattern: str = r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_"
+    pattern: str = r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_"  # PATTERNS["words-v1"]
     sequences: str = "paragraphs"  # split at blank lines; each paragraph ends with </s>
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,23 +58,20 @@ class TokenizerSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any], format_version: int = FORMAT_VERSION) -> TokenizerSpec:
         """The spec of a manifest; every field is honoured, an unknown one is refused."""
-        if format_version == 1:
+        if isinstance(data, dict) and format_version == 1:
             data = {k: v for k, v in data.items() if k not in _DROPPED_IN_V2}
             data["apostrophes"] = str(data.get("apostrophes", "")).split(" -> ")[0].replace(" ", "")  # was "’‘ʼ -> '"
-        if data.get("kind") != KIND:
-            raise BundleError(f"tokenizer.kind is {data.get('kind')!r}, this task reads {KIND!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known - {"kind"})
-        if unknown:
-            raise BundleError(f"tokenizer: unknown fields {unknown}; a newer bowgram may read this bundle")
-        spec = cls(**{k: v for k, v in data.items() if k in known})
+        spec = cls(**spec_fields(cls, data, KIND, "tokenizer"))
         normal_form(spec.normalization)
         if spec.sequences not in SEQUENCES:
             raise BundleError(f"tokenizer.sequences: unsupported kind {spec.sequences!r}, expected one of {SEQUENCES}")
-        try:
-            re.compile(spec.pattern)
-        except re.error as exc:
-            raise BundleError(f"tokenizer.pattern does not compile: {exc}") from None
+        if spec.pattern not in PATTERNS.values():  # a regex from a file could take forever on a short text
+            raise BundleError(
+                f"tokenizer.pattern {spec.pattern!r} is not one this bowgram knows ({', '.join(PATTERNS)}); "
+                "a bundle cannot bring its own regular expression"
+            )
+        if len(spec.apostrophes) > 32 or any(c.isspace() for c in spec.apostrophes):
+            raise BundleError(f"tokenizer.apostrophes {spec.apostrophes!r}: at most 32 characters, no spaces")
         return spec
 
 
@@ -112,7 +112,8 @@ class Vocab:
         self.words = [""] * len(token_to_id)
         for token, i in token_to_id.items():
             self.words[i] = token
-        if sorted(token_to_id.values()) != list(range(len(token_to_id))):
+        ids = list(token_to_id.values())
+        if not all(type(i) is int for i in ids) or sorted(ids) != list(range(len(ids))):
             raise BundleError("vocab.json: ids must be 0..N-1, each used once")
 
     def __len__(self) -> int:

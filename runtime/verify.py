@@ -53,7 +53,12 @@ def check_examples(predictor: Predictor, examples: dict[str, Any]) -> dict[str, 
     """
     contract, worst = tasks.get(predictor.task).contract, 0.0
     key = "top_int8" if predictor.precision == "int8" else "top"
-    for ex in examples["examples"]:
+    records = examples.get("examples") if isinstance(examples, dict) else None
+    if not isinstance(records, list) or not records:
+        raise VerificationError("examples.json holds no test vectors: this bundle cannot be verified")
+    for ex in records:
+        if not (isinstance(ex, dict) and isinstance(ex.get("text"), str) and isinstance(ex.get(key), list) and ex[key]):
+            raise VerificationError(f"examples.json: a test vector without text or {key!r}: {str(ex)[:80]}")
         ids = predictor.input_ids(ex["text"])
         if ids != ex["ids"]:
             raise VerificationError(
@@ -67,12 +72,15 @@ def check_examples(predictor: Predictor, examples: dict[str, Any]) -> dict[str, 
         worst = max(worst, diff["top"])
         if int(np.argmax(out)) != index[0]:
             raise VerificationError(f"top-1 for {ex['text']!r} is id {int(np.argmax(out))}, expected {index[0]}")
-    return {"examples": len(examples["examples"]), "max_abs_diff": worst}
+    return {"examples": len(records), "max_abs_diff": worst}
 
 
-def verify_bundle(path: str | os.PathLike[str], backend_names: list[str] | None = None) -> dict[str, Any]:
+def verify_bundle(
+    path: str | os.PathLike[str], backend_names: list[str] | None = None, trust: bool = False
+) -> dict[str, Any]:
     """Checksums of every file, then the test vectors on each named (or every available) backend;
-    every model file is loaded once."""
+    every model file is loaded once. Formats that can run code as they load (TorchScript, pt2)
+    are checked only when named or with `trust=True`."""
     bundle = Bundle.open(path)
     manifest = bundle.manifest
     predictor_class = tasks.get(manifest.task).predictor
@@ -88,7 +96,7 @@ def verify_bundle(path: str | os.PathLike[str], backend_names: list[str] | None 
         if "skipped" in facts and backend_names is None:
             results[fmt] = {"skipped": f"not in this bundle (export skipped it: {facts['skipped']})"}
     for fmt in manifest.model_formats() if backend_names is None else backend_names:
-        reason = _reason_to_skip(bundle, fmt) if backend_names is None else None
+        reason = _reason_to_skip(bundle, fmt, trust) if backend_names is None else None
         if reason:
             results[fmt] = {"skipped": reason}
             continue
@@ -100,9 +108,11 @@ def verify_bundle(path: str | os.PathLike[str], backend_names: list[str] | None 
     return report
 
 
-def _reason_to_skip(bundle: Bundle, fmt: str) -> str | None:
+def _reason_to_skip(bundle: Bundle, fmt: str, trust: bool) -> str | None:
     if fmt not in backends.names():
         return f"no backend named {fmt!r} is installed"
+    if backends.get(fmt).pickled and not trust:
+        return f"{fmt} can run code when loaded: checked only with --trust or --backend {fmt}"
     artifact = bundle.artifact(fmt)
     if artifact.optional and not bundle.present(artifact):
         return f"{artifact.path} is not in this copy of the bundle (optional: it needs torch)"

@@ -9,7 +9,8 @@ import os
 import pytest
 
 from bowgram.runtime import BundleError, VerificationError, load
-from bowgram.runtime.bundle import Bundle, BundleWriter
+from bowgram.runtime.bundle import Bundle
+from bowgram.runtime.bundle_writer import BundleWriter
 from bowgram.runtime.verify import verify_bundle
 
 
@@ -22,7 +23,7 @@ def _edit_manifest(path, change):
 def test_a_good_bundle_verifies_on_every_backend_installed(tutorial_bundles):
     torch_installed = importlib.util.find_spec("torch") is not None
     for task in ("langid", "nextword"):
-        results = verify_bundle(tutorial_bundles[task])["backends"]
+        results = verify_bundle(tutorial_bundles[task], trust=True)["backends"]
         assert set(results) == {"onnx", "onnx-int8", "torchscript", "pt2"}
         for name, result in results.items():
             if name.startswith("onnx") or torch_installed:
@@ -31,12 +32,19 @@ def test_a_good_bundle_verifies_on_every_backend_installed(tutorial_bundles):
                 assert "pip install" in result["skipped"] and "bowgram[torch]" in result["skipped"]
 
 
+def test_formats_that_run_code_are_verified_only_when_trusted(tutorial_bundles):
+    results = verify_bundle(tutorial_bundles["langid"])["backends"]
+    assert results["onnx"]["examples"] > 0
+    for fmt in ("pt2", "torchscript"):
+        assert "can run code when loaded" in results[fmt]["skipped"]
+
+
 def test_a_copy_without_the_torch_formats_still_verifies(bundle_copy):
     """The runtime wheel ships the default bundles without model.pt2 and model.torchscript.pt."""
     path = bundle_copy("langid")
     (path / "model.pt2").unlink()
     (path / "model.torchscript.pt").unlink()
-    results = verify_bundle(path)["backends"]
+    results = verify_bundle(path, trust=True)["backends"]
     assert results["onnx"]["examples"] > 0 and "not in this copy" in results["pt2"]["skipped"]
     assert load(path).predict("Give it to me")[0][0] == "ENGLISH"
     with pytest.raises(BundleError, match="missing model.pt2 .*optional"):
@@ -166,5 +174,5 @@ def test_export_without_torchscript_still_writes_onnx_and_pt2(monkeypatch, tmp_p
     assert {a["format"] for a in manifest["artifacts"]} >= {"onnx", "pt2"}
     assert "torchscript" not in {a["format"] for a in manifest["artifacts"]}
     assert "no longer supported" in manifest["validation"]["torchscript"]["skipped"]
-    report = verify_bundle(tmp_path / "b")
+    report = verify_bundle(tmp_path / "b", trust=True)
     assert "not in this bundle" in report["backends"]["torchscript"]["skipped"]

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bowgram.runtime import load
-from bowgram.runtime.bundle import BundleWriter, sha256_of
+from bowgram.runtime.bundle import sha256_of
+from bowgram.runtime.bundle_writer import BundleWriter
 from bowgram.runtime.verify import verify_bundle
 
 
@@ -52,12 +53,19 @@ def test_killed_training_leaves_the_previous_bundle_or_a_complete_new_one(tutori
     assert leftovers == []
 
 
-def test_stale_swap_is_recovered(tutorial_bundles, tmp_path):
+def test_a_dead_writers_staging_folder_goes_and_nothing_else(tutorial_bundles, tmp_path):
     out = tmp_path / "bundle"
-    shutil.copytree(tutorial_bundles["langid"], tmp_path / ".bundle.old-999999")  # a dead writer's pid
+    stale = tmp_path / ".bundle.bowgram-tmp-999999-abcd"  # what a killed writer leaves: name and marker
+    shutil.copytree(tutorial_bundles["langid"], stale)
+    (stale / ".bowgram-writer").write_text("999999")
+    users = [tmp_path / ".bundle.old-2024", tmp_path / ".bundle.bowgram-tmp-999998-x"]  # no marker: not ours
+    for folder in users:
+        folder.mkdir()
+        (folder / "precious.txt").write_text("mine")
     with BundleWriter(out):
         pass
-    assert verify_bundle(out)["task"] == "langid"
+    assert not stale.exists()
+    assert all((folder / "precious.txt").read_text() == "mine" for folder in users)
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ def test_every_task_has_a_training_half(name):
 def test_round_trip_train_export_load_verify(trained_bundles, name):
     """Train tiny → export → every backend reproduces the vectors; and the committed test bundle
     is what the current code builds (same answers)."""
-    report = verify_bundle(trained_bundles[name])
+    report = verify_bundle(trained_bundles[name], trust=True)
     assert {"onnx", "onnx-int8", "pt2", "torchscript"} <= set(report["backends"])
     assert all(r["examples"] > 0 for r in report["backends"].values())
     texts = ["Yo creo que si", "it is lost on me", "When forty winters", "thy beauty's", ""]
@@ -78,7 +78,7 @@ def test_export_loads_each_file_at_most_twice_and_writes_the_manifest_once(monke
     from bowgram.export.build import config_for, train_and_export
     from bowgram.runtime.backends.onnx import OnnxBackend
     from bowgram.runtime.backends.torchscript import TorchScriptBackend
-    from bowgram.runtime.bundle import BundleWriter
+    from bowgram.runtime.bundle_writer import BundleWriter
 
     loads: dict[str, int] = {}
     manifests = []

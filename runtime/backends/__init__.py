@@ -2,9 +2,12 @@
 `bowgram.backends`, where the built-ins register exactly as a third-party plugin would.
 
 A backend is a class with `name`, `format` (the manifest model format it reads), `module`
-and `extra` (the library it needs and the pip extra that brings it), and
-`__init__(path, signature, threads)` / `run(inputs) -> outputs`. Discovery is lazy: entry
-points are read on the first lookup, and a backend's module is imported only when used.
+and `extra` (the library it needs and the pip extra that brings it), `pickled` (True when its
+format can run code as it loads: such a backend is used only when asked for by name, never by
+"auto"), and `__init__(path, signature, threads, data)` / `run(inputs) -> outputs`. `data` holds
+the file's bytes, already checked against the manifest's sha256: load from them, not from `path`
+(which a writer may replace meanwhile). Discovery is lazy: entry points are read on the first
+lookup, and a backend's module is imported only when used.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ class Backend:
     format: ClassVar[str]
     module: ClassVar[str]  # the import that must succeed for this backend to work
     extra: ClassVar[str]  # what to `pip install` when it does not
+    pickled: ClassVar[bool] = False  # loading the format can run code: only on explicit request
 
-    def __init__(self, path: Path, signature: dict[str, Any], threads: int = 1):
+    def __init__(self, path: Path, signature: dict[str, Any], threads: int = 1, data: bytes | None = None):
         self.path = path
+        self.data = data
         self.input_names = [t["name"] for t in signature["inputs"]]
         self.output_names = [t["name"] for t in signature["outputs"]]
         self.threads = threads
@@ -88,16 +93,21 @@ def get(name: str) -> type[Backend]:
 
 
 def choose(name: str, formats: list[str]) -> type[Backend]:
-    """The backend class for `name`, or for "auto" the first available one of `formats`."""
+    """The backend class for `name`, or for "auto" the first available one of `formats` whose
+    format cannot run code as it loads (a pickle-based format needs its backend named)."""
     if name != "auto":
         return get(name)
-    for fmt in formats:
-        if fmt in names():
-            cls = get(fmt)
-            if cls.available():
-                return cls
-    if formats and formats[0] in names():
-        get(formats[0]).require()  # names the missing extra
+    safe = [f for f in formats if f in names() and not get(f).pickled]
+    for fmt in safe:
+        if get(fmt).available():
+            return get(fmt)
+    if safe:
+        get(safe[0]).require()  # names the missing extra
+    if formats and not safe:
+        raise BackendUnavailable(
+            f"this bundle has only formats that can run code when loaded ({', '.join(formats)}); if you trust "
+            f"where it came from, name the backend: --backend {formats[0]} (Python: backend={formats[0]!r})"
+        )
     raise BackendUnavailable(
         f"no installed backend reads this bundle's formats ({', '.join(formats)}); known backends: {', '.join(names())}"
     )
@@ -109,6 +119,10 @@ def open_model(bundle: Bundle, name: str = "auto", precision: str = "fp32", thre
     if threads < 1:
         raise InputError(f"threads must be at least 1, got {threads}")
     manifest = bundle.manifest
-    held = [f for f in manifest.model_formats() if bundle.present(bundle.artifact(f))] if name == "auto" else []
-    cls = choose(name, held or manifest.model_formats())
-    return cls(bundle.checked(bundle.artifact(cls.format, precision)), manifest.signature, threads)
+    formats = manifest.model_formats()
+    if name == "auto":  # skip an optional format this copy leaves out; a missing required file fails on reading
+        formats = [f for f in formats if not bundle.artifact(f).optional or bundle.present(bundle.artifact(f))]
+    cls = choose(name, formats)
+    artifact = bundle.artifact(cls.format, precision)
+    data = bundle.read(artifact)
+    return cls(bundle.path / artifact.path, manifest.signature, threads, data=data)

@@ -6,6 +6,7 @@ same way (numpy in, numpy out). A `.pt2` archive holds pickled parts: load only 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -16,5 +17,5 @@ class Pt2Backend(TorchScriptBackend):
     name = "pt2"
     format = "pt2"
 
-    def _load(self, torch: Any, path: Path) -> Any:
-        return torch.export.load(str(path)).module()
+    def _load(self, torch: Any, source: Path | io.BytesIO) -> Any:
+        return torch.export.load(source if isinstance(source, io.BytesIO) else str(source)).module()

@@ -6,6 +6,7 @@ TorchScript executes code on load; load only bundles you trust.
 from __future__ import annotations
 
 import contextlib
+import io
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,22 +31,23 @@ class TorchScriptBackend(Backend):
     format = "torchscript"
     module = "torch"
     extra = "torch==2.13.0 'bowgram[torch]'"
+    pickled = True  # a TorchScript archive can run code as it loads
 
-    def __init__(self, path: Path, signature: dict[str, Any], threads: int = 1):
-        super().__init__(path, signature, threads)
+    def __init__(self, path: Path, signature: dict[str, Any], threads: int = 1, data: bytes | None = None):
+        super().__init__(path, signature, threads, data)
         self.require()
         import torch
 
         self._torch = torch
         try:
-            self.program = self._load(torch, path)
+            self.program = self._load(torch, io.BytesIO(data) if data is not None else path)
         except Exception as exc:  # torch raises assorted errors (C++ text) for a bad archive
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BundleError(f"torch cannot load {path.name}: {first}") from None
 
-    def _load(self, torch: Any, path: Path) -> Any:
+    def _load(self, torch: Any, source: Path | io.BytesIO) -> Any:
         with quiet_jit_deprecation():
-            return torch.jit.load(str(path), map_location="cpu").eval()
+            return torch.jit.load(source if isinstance(source, io.BytesIO) else str(source), map_location="cpu").eval()
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self._torch

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from ..backends import Backend, open_model
 from ..bundle import Bundle
 from ..contract import Contract
-from ..errors import BundleError, InputError
+from ..errors import BowgramError, BundleError, InputError
 
 _MODULES = {"langid": "bowgram.runtime.tasks.langid", "nextword": "bowgram.runtime.tasks.nextword"}
 
@@ -53,10 +55,34 @@ class Predictor:
         """What each index of the first output means (labels, or words)."""
         raise NotImplementedError
 
-    def run(self, ids: Any) -> Any:
+    def run(self, ids: np.ndarray) -> np.ndarray:
         """The first output for a batch of input ids: the model's answer before any task logic."""
-        out: Any = self.backend.run({self.backend.input_names[0]: ids})[self.backend.output_names[0]]
-        return out
+        name = self.backend.output_names[0]
+        return self.outputs(ids, [name])[name]
+
+    def outputs(self, ids: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        """The backend's `names` outputs for a batch of input ids, each checked against the
+        contract's shape: a model that answers another shape than its manifest says is refused,
+        not read (a 1-column output for 2 labels would give both labels probability 1)."""
+        try:
+            outputs = self.backend.run({self.backend.input_names[0]: ids})
+        except (BowgramError, MemoryError):
+            raise
+        except Exception as exc:  # the engine failed on well-formed ids: the model is not what the manifest says
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BundleError(f"{self.bundle.path}: the model failed on its input: {first}") from None
+        contract = get(self.task).contract
+        for spec in contract.outputs:
+            if spec.name not in names:
+                continue
+            expected = tuple(len(ids) if a == "batch" else self.sizes.get(a, -1) for a in spec.axes)
+            got = getattr(outputs.get(spec.name), "shape", None)
+            if got is None or len(got) != len(expected) or any(e not in (-1, g) for e, g in zip(expected, got)):
+                raise BundleError(
+                    f"{self.bundle.path}: the model's output {spec.name!r} has shape {got}, the manifest says "
+                    f"{[a if e == -1 else e for a, e in zip(spec.axes, expected)]}"
+                )
+        return {name: outputs[name] for name in names}
 
 
 @dataclass(frozen=True)

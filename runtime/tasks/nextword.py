@@ -32,6 +32,8 @@ from . import Predictor, Task
 
 MAX_GENERATE = 1000  # tokens per generate() call
 ROWS = 16  # contexts per backend call
+SCORED_ROWS = 256  # contexts whose full-vocabulary scores are held at once (k beyond the graph's top-k, prefixes)
+TAIL_CHARS = 10_000  # characters of a context that are tokenized: its end
 CANDIDATE_CACHE = 256  # prefixes whose candidate ids are kept
 LOG_PROBS, TOP_LOG_PROBS, TOP_IDS = "log_probs", "top_log_probs", "top_ids"
 
@@ -77,14 +79,17 @@ class NextWordPredictor(Predictor):
     def _run(self, ids: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
         """The backend's `names` outputs for id rows, ROWS rows per call: every call makes a few
         [rows, vocab] float arrays, so this bounds a big batch's memory at no cost in speed."""
-        parts = [
-            self.backend.run({self.backend.input_names[0]: ids[start : start + ROWS]})
-            for start in range(0, max(len(ids), 1), ROWS)
-        ]
-        return {name: np.concatenate([part[name] for part in parts]) for name in names}
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        for start in range(0, max(len(ids), 1), ROWS):
+            outputs = self.outputs(ids[start : start + ROWS], names)  # only these: not every call's scores
+            for name in names:
+                parts[name].append(outputs[name])
+        return {name: np.concatenate(parts[name]) for name in names}
 
     def context_ids(self, contexts: list[str]) -> np.ndarray:
-        return context_ids([self.tokenizer.tokens(c) for c in contexts], self.vocab, self.context_size)
+        """The last `context_size` token ids of each context. Only a context's last TAIL_CHARS
+        characters are tokenized: the last few tokens are all the model sees."""
+        return context_ids([self.tokenizer.tokens(c[-TAIL_CHARS:]) for c in contexts], self.vocab, self.context_size)
 
     def predict(self, contexts: str | Sequence[str], k: int = 5, prefix: str | None = None) -> Any:
         """Top-k (word, probability) per context; `prefix` keeps only words that start with it.
@@ -104,11 +109,17 @@ class NextWordPredictor(Predictor):
                 for ids, lps in zip(outputs[TOP_IDS].tolist(), outputs[TOP_LOG_PROBS].tolist())
             ]
             return results[0] if single else results
-        logp = self.log_probs_of_ids(ids)
         allowed = self._candidates(self._normal(prefix) if prefix else "")
         k = min(k, len(allowed))
         if k == 0:
             return [] if single else [[] for _ in batch]
+        results = []
+        for start in range(0, len(ids), SCORED_ROWS):  # [rows, vocab] scores for a bounded number of rows
+            results += self._best(self.log_probs_of_ids(ids[start : start + SCORED_ROWS]), allowed, k)
+        return results[0] if single else results
+
+    def _best(self, logp: np.ndarray, allowed: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """The k best allowed words of each row of log-probabilities, best first."""
         scores = logp[:, allowed]  # [n, candidates]
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # the k best, unordered
         part_scores = np.take_along_axis(scores, part, axis=1)
@@ -116,8 +127,7 @@ class NextWordPredictor(Predictor):
         top_ids = allowed[np.take_along_axis(part, order, axis=1)]  # [n, k], best first
         top_p = np.exp(np.take_along_axis(part_scores, order, axis=1).astype(np.float64))
         words = self.vocab.words
-        results = [[(words[i], p) for i, p in zip(ids, probs)] for ids, probs in zip(top_ids.tolist(), top_p.tolist())]
-        return results[0] if single else results
+        return [[(words[i], p) for i, p in zip(ids, probs)] for ids, probs in zip(top_ids.tolist(), top_p.tolist())]
 
     def _from_top(self, ids: list[int], log_probs: list[float], k: int) -> list[tuple[str, float]]:
         """The graph's own top list (ONNX TopK), minus special tokens, cut to k."""
@@ -156,21 +166,24 @@ class NextWordPredictor(Predictor):
             raise InputError("context must be a string")
         if not 0 <= n <= MAX_GENERATE:
             raise InputError(f"n must be between 0 and {MAX_GENERATE}, got {n}")
-        if not temperature > 0:
+        if not (temperature > 0 and math.isfinite(temperature)):
             raise InputError(f"temperature must be > 0 (use --top-k 1 for greedy), got {temperature}")
         if top_k is not None and top_k < 1:
             raise InputError(f"top_k must be at least 1, got {top_k}")
         rng = np.random.default_rng(seed)
-        tokens = self.tokenizer.tokens(context)
+        tokens = self.tokenizer.tokens(context[-TAIL_CHARS:])
         out: list[str] = []
         banned = [BOS_ID, UNK_ID] if stop_at_eos else [BOS_ID, EOS_ID, UNK_ID]  # </s> ends the text
         for _ in range(n):
             ids = context_ids([tokens + out], self.vocab, self.context_size)
-            logits = self.log_probs_of_ids(ids)[0].astype(np.float64) / temperature
+            logits = self.log_probs_of_ids(ids)[0].astype(np.float64)
             logits[banned] = -np.inf
             if top_k is not None and top_k < len(logits):
                 logits[np.argsort(-logits, kind="stable")[top_k:]] = -np.inf
-            p = np.exp(logits - logits.max())
+            # shift before dividing: scores <= 0 divided by any temperature > 0 stay <= 0 (no overflow,
+            # and the best word keeps probability > 0 however small the temperature)
+            with np.errstate(over="ignore"):
+                p = np.exp((logits - logits.max()) / temperature)
             choice = int(rng.choice(len(p), p=p / p.sum()))
             if choice == EOS_ID:
                 break

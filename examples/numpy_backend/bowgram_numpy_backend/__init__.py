@@ -22,13 +22,15 @@ class NumpyLangidBackend(Backend):
     module = "onnx"
     extra = "onnx"
 
-    def __init__(self, path: Path, signature: dict, threads: int = 1):
-        super().__init__(path, signature, threads)
+    def __init__(self, path: Path, signature: dict, threads: int = 1, data: bytes | None = None):
+        super().__init__(path, signature, threads, data)
         self.require()
         import onnx
         from onnx import numpy_helper
 
-        weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+        # `data`: the file's bytes, already checked against the manifest (read them, not `path`)
+        proto = onnx.load_from_string(data) if data is not None else onnx.load(str(path))
+        weights = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
         try:
             self.embedding = next(w for n, w in weights.items() if "embedding" in n)
             self.layers = [
