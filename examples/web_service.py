@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -79,13 +80,27 @@ def make_server(
     nextword_bundle: Any = None,
     timeout: float = 10.0,
     workers: int = 8,
+    waiting: int = 64,
 ) -> PooledHTTPServer:
     models = {"/langid": load(langid_bundle, task="langid"), "/next-word": load(nextword_bundle, task="nextword")}
 
     class Handler(BaseHTTPRequestHandler):
         def setup(self) -> None:
-            self.timeout = timeout  # applied to the socket: a client that stops sending is dropped
+            self.timeout = timeout  # per read: a client that stops sending is dropped
             super().setup()
+            # and for the whole request: one that trickles a byte now and then is dropped too
+            self.deadline = threading.Timer(timeout, self._drop)
+            self.deadline.start()
+
+        def _drop(self) -> None:
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        def finish(self) -> None:
+            self.deadline.cancel()
+            super().finish()
 
         def do_GET(self) -> None:
             if self.path == "/health":
@@ -121,6 +136,7 @@ def make_server(
             if int(length) > MAX_BODY:
                 raise BadRequest(413, f"the body is {length} bytes; at most {MAX_BODY} are accepted")
             raw = self.rfile.read(int(length))
+            self.deadline.cancel()  # the request is in: answering may take its time
             try:
                 body = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -136,7 +152,7 @@ def make_server(
         def log_message(self, format: str, *args: Any) -> None:  # quiet: one line per error is enough
             pass
 
-    return PooledHTTPServer((host, port), Handler, workers=workers)
+    return PooledHTTPServer((host, port), Handler, workers=workers, waiting=waiting)
 
 
 def _texts(body: dict[str, Any], key: str) -> list[str]:

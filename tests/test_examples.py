@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import select
+import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -53,3 +58,89 @@ def test_batch_label_labels_every_line(tmp_path):
         [sys.executable, str(EXAMPLES / "batch_label.py"), str(data)], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert [line.split("\t")[0] for line in out] == ["de", "es", "und"]
+
+
+def _server(tutorial_bundles, **kwargs):
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from web_service import make_server
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    server = make_server("127.0.0.1", 0, tutorial_bundles["langid"], tutorial_bundles["nextword"], **kwargs)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _raw(port: int, data: bytes, timeout: float = 10) -> tuple[int, dict]:
+    """Send raw bytes, read the whole answer: (status, JSON body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(data)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def _post(path: str, body: bytes) -> bytes:
+    return f"POST {path} HTTP/1.0\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        (b'{"texts": "a string"}', 400, "list of strings"),
+        (b'{"texts": ["\\ud800"]}', 400, "lone surrogate"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "not JSON"),
+        (b"not json", 400, "not JSON"),
+        (b'{"texts": ["hola"], "k": "2"}', 400, "whole number"),
+        (b'["texts"]', 400, "JSON object"),
+    ],
+    ids=["string-not-list", "lone-surrogate", "deep-nesting", "not-json", "k-not-int", "not-an-object"],
+)
+def test_web_service_answers_every_malformed_body_with_a_json_400(tutorial_bundles, body, status, message):
+    server = _server(tutorial_bundles)
+    try:
+        got, payload = _raw(server.server_address[1], _post("/langid", body))
+        assert got == status and message in payload["error"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_web_service_limits_bodies_and_has_a_health_check(tutorial_bundles):
+    server = _server(tutorial_bundles)
+    port = server.server_address[1]
+    try:
+        status, payload = _raw(port, b'POST /langid HTTP/1.0\r\nContent-Length: 100000000\r\n\r\n{"texts":[]}', 5)
+        assert status == 413 and "at most" in payload["error"]
+        assert _raw(port, b"POST /langid HTTP/1.0\r\n\r\n")[0] == 411
+        assert _raw(port, b"GET /health HTTP/1.0\r\n\r\n") == (200, {"status": "ok"})
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_slow_clients_hold_a_bounded_number_of_threads(tutorial_bundles):
+    server = _server(tutorial_bundles, timeout=1.0, workers=2, waiting=4)
+    port = server.server_address[1]
+    before = threading.active_count()
+    slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+    try:
+        for conn in slow:
+            conn.sendall(b"POST /langid HTTP/1.0\r\nContent-Length: 50\r\n\r\n{")  # and then nothing
+        time.sleep(0.5)
+        assert threading.active_count() <= before + 2 * 2  # two workers and their deadline timers, whatever the load
+        answered, _, _ = select.select(slow, [], [], 0.2)
+        busy = [s for s in answered if s.recv(4096).startswith(b"HTTP/1.0 503")]
+        assert len(busy) == 40 - 2 - 4  # beyond the workers and the waiting line: 503 at once
+        deadline = time.monotonic() + 15  # the slow clients time out (1 s each): then a request is served
+        while (answer := _raw(port, _post("/langid", b'{"texts": ["Give it to me"]}')))[0] == 503:
+            assert time.monotonic() < deadline, "the slow clients still hold every worker"
+            time.sleep(0.25)
+        assert answer[0] == 200 and answer[1]["results"][0]["predictions"][0]["label"] == "ENGLISH"
+    finally:
+        for conn in slow:
+            conn.close()
+        server.shutdown()
+        server.server_close()
