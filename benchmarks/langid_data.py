@@ -36,20 +36,21 @@ from bowgram.runtime.padding import pad
 from bowgram.runtime.tasks.langid import SHORT_SEED
 
 RESULTS = Path(__file__).resolve().parent / "results"
-NONE = {"corpus_words": 0, "wordfreq_words": 0, "udhr": False, "calibrate": False}
+OLD = {"buckets": 2**15}  # the previous default's capacity
+NONE = {**OLD, "corpus_words": 0, "wordfreq_words": 0, "udhr": False, "calibrate": False}
 CANDIDATES = {
     "today": NONE,
     "+corpus words": {**NONE, "corpus_words": 5000},
     "+wordfreq": {**NONE, "wordfreq_words": 5000},
     "+udhr": {**NONE, "udhr": True},
     "+corpus words +wordfreq": {**NONE, "corpus_words": 5000, "wordfreq_words": 5000},
-    "all": {},  # the default: corpus words, wordfreq, UDHR, calibration
-    "all, dim 48": {"dim": 48},
+    "all": OLD,  # corpus words, wordfreq, UDHR, calibration: the new default
+    "all, dim 48": {**OLD, "dim": 48},
     "all, 2^16 buckets": {"buckets": 2**16},
     "all, dim 48, 2^16 buckets": {"dim": 48, "buckets": 2**16},
-    "all, 5 epochs": {"epochs": 5},
-    "all, n-grams 1-5": {"max_n": 5},
-    "all, balanced class weights": {"class_weight_power": 1.0},
+    "all, 5 epochs": {**OLD, "epochs": 5},
+    "all, n-grams 1-5": {**OLD, "max_n": 5},
+    "all, balanced class weights": {**OLD, "class_weight_power": 1.0},
 }
 GROUPS = [
     ("ms", "id"),

@@ -32,8 +32,11 @@ from .training import Quality, Source, TaskTraining, Trained, default_data
 
 @dataclass(frozen=True)
 class LangidConfig:
-    # measured on dev (full sentences / 1-3 word spans), 8 epochs: dim 16 × 2^16 buckets .963/.800,
-    # dim 24 × 2^15 .966/.803, dim 32 × 2^15 .968/.809, dim 32 × 2^16 .967/.811: width beats buckets
+    # with training data v2 (benchmarks/results/langid_data.md, dev sentences / spans / single words):
+    # dim 32 × 2^15 .9748/.8469/.7159, dim 48 × 2^15 .9747/.8488/.7142, dim 32 × 2^16 .9747/.8523/.7241,
+    # dim 48 × 2^16 .9748/.8518/.7228: buckets pay a little on short input, width does not. 2^16 buckets
+    # measured 0.978x the throughput of 2^15 at batch 1024 (a bigger table, more cache misses), so the
+    # default stays at 2^15; 2^17 would also take the bundle past its 25 MB budget
     dim: int = 32
     hidden: int = 0  # 0: linear model (fastText style); >0 adds a ReLU layer
     buckets: int = 2**15

@@ -182,7 +182,7 @@ def langid(
 ) -> None:
     """Identify the language of each text.
 
-    Example: bowgram langid "Yo creo que sí"   (prints: es 0.99…)
+    Example: bowgram langid "Yo creo que sí"   (prints: es 0.77…)
     """
     from .loader import load
     from .tasks.langid import MAX_CHARS

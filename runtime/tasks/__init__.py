@@ -39,7 +39,10 @@ class Predictor:
         if not isinstance(backend, str) and threads != 1:
             raise InputError("threads are set when a backend is opened by name, not for a loaded engine")
         self.bundle, self.precision = bundle, precision
-        self.sizes = get(self.task).contract.sizes(bundle.manifest.signature)
+        contract = get(self.task).contract
+        self.sizes = contract.sizes(bundle.manifest.signature)
+        # each output's shape after the batch axis, for the check on every call (-1: any size)
+        self._shapes = {s.name: tuple(self.sizes.get(a, -1) for a in s.axes[1:]) for s in contract.outputs}
         self._prepare()  # vocabulary work first, freed before the engine allocates: a lower peak
         self.backend = open_model(bundle, backend, precision, threads) if isinstance(backend, str) else backend
 
@@ -71,16 +74,19 @@ class Predictor:
         except Exception as exc:  # the engine failed on well-formed ids: the model is not what the manifest says
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BundleError(f"{self.bundle.path}: the model failed on its input: {first}") from None
-        contract = get(self.task).contract
-        for spec in contract.outputs:
-            if spec.name not in names:
-                continue
-            expected = tuple(len(ids) if a == "batch" else self.sizes.get(a, -1) for a in spec.axes)
-            got = getattr(outputs.get(spec.name), "shape", None)
-            if got is None or len(got) != len(expected) or any(e not in (-1, g) for e, g in zip(expected, got)):
+        for name in names:
+            got, expected = getattr(outputs.get(name), "shape", None), self._shapes[name]
+            if got is None or got[0] != len(ids) or got[1:] != expected:
+                if (
+                    got is not None
+                    and len(got) == len(expected) + 1
+                    and got[0] == len(ids)
+                    and all(e in (-1, g) for e, g in zip(expected, got[1:]))
+                ):
+                    continue  # an axis of any size
                 raise BundleError(
-                    f"{self.bundle.path}: the model's output {spec.name!r} has shape {got}, the manifest says "
-                    f"{[a if e == -1 else e for a, e in zip(spec.axes, expected)]}"
+                    f"{self.bundle.path}: the model's output {name!r} has shape {got}, the manifest says "
+                    f"({len(ids)}, {', '.join('any' if e == -1 else str(e) for e in expected)})"
                 )
         return {name: outputs[name] for name in names}
 
