@@ -66,7 +66,9 @@ class PooledHTTPServer(HTTPServer):
             self.slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        print(f"web_service: error serving {client_address}: {sys.exc_info()[1]!r}", file=sys.stderr)
+        error = sys.exc_info()[1]
+        if not isinstance(error, (BrokenPipeError, ConnectionResetError, TimeoutError)):  # a client gone: normal
+            print(f"web_service: error serving {client_address}: {error!r}", file=sys.stderr)
 
     def server_close(self) -> None:
         super().server_close()
