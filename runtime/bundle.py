@@ -47,6 +47,7 @@ class Bundle:
         self.path = path
         self.manifest = manifest
         self._fd = dir_fd
+        self._opened: dict[str, int] = {}  # file descriptors taken right after the manifest was read
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], task: str | None = None) -> Bundle:
@@ -71,6 +72,7 @@ class Bundle:
             os.close(fd)
             raise BundleError(f"{root / MANIFEST} is not valid JSON: {exc}") from None
         bundle = cls(root, Manifest.from_dict(data), fd)
+        bundle._open_files()
         if task is not None and bundle.manifest.task != task:
             raise BundleError(f"{root} is a {bundle.manifest.task!r} bundle, but this needs a {task!r} bundle")
         return bundle
@@ -79,9 +81,21 @@ class Bundle:
         self.close()
 
     def close(self) -> None:
+        for fd in self._opened.values():
+            os.close(fd)
+        self._opened.clear()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+    def _open_files(self) -> None:
+        """Open every listed file now, together with the manifest: a writer that swaps a new bundle
+        in and deletes this one afterwards cannot take the files away (an open file stays readable)."""
+        for artifact in self.manifest.artifacts:
+            try:
+                self._opened[artifact.path] = _open_regular(self._dir(), artifact.path, self.path)
+            except (FileNotFoundError, BundleError):
+                pass  # reported when (if) the file is read
 
     def _dir(self) -> int:
         if self._fd is None:  # a bundle made in memory (the exporter's draft): open its folder now
@@ -108,7 +122,12 @@ class Bundle:
     def read(self, artifact: Artifact) -> bytes:
         """The file's bytes, once its size and sha256 match the manifest."""
         try:
-            data = _read_regular(self._dir(), artifact.path, self.path, artifact.size + 1)
+            fd = self._opened.get(artifact.path)
+            data = (
+                _pread(fd, artifact.size + 1)
+                if fd is not None
+                else _read_regular(self._dir(), artifact.path, self.path, artifact.size + 1)
+            )
         except FileNotFoundError:
             hint = " (an optional torch format this copy leaves out; rebuild the bundle to get it)"
             hint = hint if artifact.optional else ""
@@ -166,6 +185,27 @@ def _open_dir(root: Path) -> int:
 def _read_regular(dir_fd: int, name: str, root: Path, limit: int) -> bytes:
     """At most `limit` bytes of the regular file `name` in the directory `dir_fd`; a link, a
     FIFO, a device or a folder is refused (FileNotFoundError if there is nothing by that name)."""
+    fd = _open_regular(dir_fd, name, root)
+    try:
+        return _pread(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def _pread(fd: int, limit: int) -> bytes:
+    """Up to `limit` bytes from the start of the open file `fd`."""
+    parts, offset = [], 0
+    while offset < limit:
+        chunk = os.pread(fd, min(limit - offset, 1 << 20), offset)
+        if not chunk:
+            break
+        parts.append(chunk)
+        offset += len(chunk)
+    return b"".join(parts)
+
+
+def _open_regular(dir_fd: int, name: str, root: Path) -> int:
+    """A descriptor of the regular file `name` in the directory `dir_fd` (see `_read_regular`)."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError as exc:
@@ -177,7 +217,7 @@ def _read_regular(dir_fd: int, name: str, root: Path, limit: int) -> bytes:
                 "(a link may lead outside the bundle)"
             ) from None
         raise BundleError(f"cannot read {root / name}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise BundleError(f"{root / name} is not a regular file")
-        return fh.read(limit)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BundleError(f"{root / name} is not a regular file")
+    return fd
