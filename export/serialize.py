@@ -11,7 +11,9 @@ import contextlib
 import io
 import json
 import logging
+import os
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,18 @@ def to_torchscript(
     extra = {"bowgram.json": json.dumps(facts, ensure_ascii=False)}
     with quiet_jit_deprecation():
         torch.jit.save(torch.jit.script(model), str(path), _extra_files=extra)
+    strip_debug_info(path)
+
+
+def strip_debug_info(path: Path) -> None:
+    """Drop a TorchScript archive's `*.debug_pkl` entries: source ranges with the build machine's
+    file paths, which loading does not need."""
+    stripped = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(stripped, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            if not info.filename.endswith(".debug_pkl"):
+                dst.writestr(info, src.read(info.filename))
+    os.replace(stripped, path)
 
 
 def to_pt2(

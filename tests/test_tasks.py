@@ -160,3 +160,17 @@ def test_apostrophes_are_read_from_the_manifest(bundle_copy):
     assert load(path).tokenizer.tokens("youth\u2019s") == ["youth's"]
     _rewrite(path, lambda d: d["featurizer"].update(apostrophes="\u2018"))
     assert load(path).tokenizer.tokens("youth\u2019s") == ["youth", "\u2019", "s"]
+
+
+@pytest.mark.parametrize("name", tasks.names())
+def test_a_built_bundle_carries_no_path_of_the_machine_that_built_it(trained_bundles, name):
+    import sys
+    import zipfile
+
+    needles = [str(ROOT).encode(), sys.prefix.encode(), str(trained_bundles[name].parent).encode()]
+    for path in trained_bundles[name].iterdir():
+        blobs = [path.read_bytes()]
+        if zipfile.is_zipfile(path):  # pt2 and TorchScript archives: their members too
+            with zipfile.ZipFile(path) as archive:
+                blobs += [archive.read(info) for info in archive.infolist()]
+        assert not [n for n in needles for blob in blobs if n in blob], path.name
