@@ -16,7 +16,6 @@ task's contract, predictor and `Trained` record say everything task-specific.
 from __future__ import annotations
 
 import copy
-import logging
 import platform
 import shutil
 import warnings
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bowgram.runtime import __version__, tasks
+from bowgram.runtime import __version__, charclass, tasks
 from bowgram.runtime.backends import Backend, open_model
 from bowgram.runtime.bundle_writer import BundleWriter, writing
 from bowgram.runtime.errors import InputError
@@ -34,6 +33,7 @@ from bowgram.runtime.manifest import FORMAT_VERSION
 from bowgram.runtime.tasks import Predictor
 from bowgram.runtime.verify import compare_outputs, verify_bundle
 
+from .quantize import quantize_weights
 from .serialize import OPTIONAL, SERIALIZERS, example_input, to_onnx
 from .training import Trained
 
@@ -144,13 +144,16 @@ class _Export:
     def _test_vectors(
         self, predictor: Predictor, engines: dict[str, Backend], validation: dict[str, Any]
     ) -> dict[str, Any]:
-        """Each example text through the runtime's ids, torch, and every engine; the records
-        keep torch's top outputs, `validation` the worst difference per format."""
+        """Each example text (the task's, then `charclass.HARD_TEXTS`) through the runtime's ids,
+        torch, and every engine; the records keep torch's top outputs, `validation` the worst
+        difference per format. A text without ids is kept with empty `ids` and `top`: no model
+        runs for it (language ID answers `und`)."""
         contract, names = self.contract, predictor.output_names()
         records, worst = [], dict.fromkeys(engines, 0.0)
-        for text in self.trained.example_texts:
+        for text in dict.fromkeys([*self.trained.example_texts, *charclass.HARD_TEXTS]):
             ids = predictor.input_ids(text)
             if not ids:
+                records.append({"text": text, "units": predictor.units(text), "ids": [], "top": []})
                 continue
             batch = np.asarray([ids], dtype=np.int64)
             with torch.no_grad():
@@ -164,7 +167,7 @@ class _Export:
                 )
                 worst[fmt] = max(worst[fmt], *diff.values())
             first = reference[contract.output_names[0]][0]
-            records.append({"text": text, "ids": ids, "top": _top(first, names)})
+            records.append({"text": text, "units": predictor.units(text), "ids": ids, "top": _top(first, names)})
         for fmt in engines:
             validation[fmt] = {
                 "examples": len(records),
@@ -173,10 +176,17 @@ class _Export:
                 "rtol": contract.rtol,
                 "top1_identical": True,
             }
-        return {"input": contract.input_names[0], "output": contract.output_names[0], "examples": records}
+        return {
+            "input": contract.input_names[0],
+            "output": contract.output_names[0],
+            # a port passes when its ids are equal and every value v of `top` (torch's, or the int8
+            # model's own in `top_int8`) is met within atol + rtol * |v|
+            "tolerance": {"atol": contract.atol, "rtol": contract.rtol},
+            "examples": records,
+        }
 
     def _int8(self, fp32: Predictor, examples: dict[str, Any]) -> dict[str, Any]:
-        """Quantize the float32 model's ONNX export (dynamic, per channel, uint8 weights); keep
+        """Quantize the float32 model's ONNX export (weights only, int8 per channel); keep
         it if it passes the quality gate, and record its own outputs on the test vectors."""
         quality, writer = self.trained.quality, self.writer
         assert quality is not None
@@ -184,7 +194,7 @@ class _Export:
         if self.shipped is not self.model:  # the shipped file holds float16 weights: export float32 aside
             source = writer.dir / "fp32.onnx.tmp"
             to_onnx(self.model, self.example, source, self.contract, self.facts)
-        _quantize(source, writer.dir / INT8)
+        quantize_weights(source, writer.dir / INT8)
         if source.name != "model.onnx":
             source.unlink()
         fp32_file = writer.draft(**self.fields).manifest.artifact("onnx")
@@ -198,7 +208,8 @@ class _Export:
             return {"skipped": f"{quality.name} {before:.4f} -> {after:.4f} breaks the rule: {quality.rule}", **facts}
         names = int8.output_names()
         for record in examples["examples"]:
-            record["top_int8"] = _top(int8.run(np.asarray([record["ids"]], dtype=np.int64))[0], names)
+            ids = np.asarray([record["ids"]], dtype=np.int64)
+            record["top_int8"] = _top(int8.run(ids)[0], names) if record["ids"] else []
         return {"examples": len(examples["examples"]), **facts}
 
     def _report(self, dev: dict[str, Any]) -> None:
@@ -222,20 +233,3 @@ def _with_fp16(model: torch.nn.Module, which: str) -> torch.nn.Module:
     shipped = copy.deepcopy(model)
     (shipped if which == "all" else shipped.embedding).half()
     return shipped
-
-
-def _quantize(source: Path, target: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    level, root.level = root.level, logging.ERROR  # quantize_dynamic logs a pre-processing tip
-    try:
-        quantize_dynamic(
-            source,
-            target,
-            per_channel=True,
-            weight_type=QuantType.QUInt8,
-            op_types_to_quantize=["Gather", "MatMul", "Gemm"],
-        )
-    finally:
-        root.level = level

@@ -37,7 +37,7 @@ class NextwordConfig:
     dropout: float = 0.15
     tie: bool = True
     min_count: int = 2
-    lowercase: bool = True
+    casefold: bool = True
     context_dropout: float = 0.1  # chance that a training context word is replaced by <unk>
     # models trained from different seeds whose probabilities are averaged; measured on
     # valid.txt (averaged weights, 20 epochs): single models 115.3-121.4 perplexity, two
@@ -59,7 +59,7 @@ TUTORIAL = NextwordConfig(
     dropout=0.0,
     tie=False,
     min_count=1,
-    lowercase=False,
+    casefold=False,
     context_dropout=0.0,
     members=1,
     fp16=False,
@@ -88,7 +88,7 @@ def train(data: str, config: NextwordConfig) -> Trained:
     """Train on `data`; returns what the exporter needs."""
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
-    spec = TokenizerSpec(lowercase=config.lowercase)
+    spec = TokenizerSpec(casefold=config.casefold)
     tokenizer = Tokenizer(spec)
     train_text, valid_text = load_text(data)
     sequences = tokenizer.sequences(train_text)

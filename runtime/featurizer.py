@@ -3,9 +3,11 @@
 The recipe, fully described by `FeaturizerSpec` (stored in the manifest), so that another
 language can reproduce the ids from the manifest and `vocab.json` alone:
 
-1. Normalize with Unicode `normalization` (NFKC by default), then `str.casefold()` if `casefold`.
-2. Every code point whose Unicode general category is a letter (L*) or a mark (M*) is kept;
-   every other one (digits, punctuation, symbols, spaces, controls) is a word boundary.
+1. Fold the text (`charclass.py`): Unicode `normalization` (NFKC by default), then full case
+   folding (CaseFolding.txt C+F) if `casefold`; not normalized again.
+2. Every code point whose general category in `unicode_version` is a letter (L*) or a mark (M*)
+   is kept, in every plane (variation selectors U+E0100..E01EF are marks); every other one
+   (numbers, punctuation, symbols, spaces, controls, unassigned) is a word boundary.
    A word is a maximal run of kept code points.
 3. Word features: a word found in `vocab.json` gives its id (1..V). Unknown words give nothing.
 4. Character n-gram features (fastText style): each word is wrapped in boundary markers
@@ -14,7 +16,8 @@ language can reproduce the ids from the manifest and `vocab.json` alone:
    points: `h = 2166136261; for c in gram: h = ((h ^ c) * 16777619) mod 2**32`.
    Its id is `1 + V + h % buckets`.
 5. A text's ids, in order: word ids (in text order), then n-grams by n ascending, each in
-   text order. Id 0 is padding. A text without letters has no ids.
+   text order. Id 0 is padding. A text without letters has no ids: the model would answer its
+   bias alone, so every runtime answers `und` (undetermined) for it without running the model.
 
 This is not a tokenizer for the language model (see `tokenizer.py`), and it does not batch or
 pad for a model: `padding.py` does that, so callers can bucket by length first.
@@ -23,12 +26,12 @@ pad for a model: `padding.py` does that, so callers can bucket by length first.
 from __future__ import annotations
 
 import itertools
-import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from . import charclass
 from .errors import BundleError
 from .manifest import FORMAT_VERSION, spec_fields
 from .tokenizer import normal_form
@@ -41,7 +44,6 @@ KIND = "words+char-ngrams"
 MAX_N = 8  # longest n-gram a manifest may ask for (bounds the work per character)
 MAX_BUCKETS = 2**24  # most hash buckets (the embedding table has one row each)
 _DROPPED_IN_V2 = ("boundary_codepoint",)  # format 1 recorded it; it was always 32
-_TABLE_SIZE = 0x32400  # past the last CJK extension block; higher code points are boundaries
 TABLE_MIN_CHARS = 512  # shorter calls (~60 words): a dict lookup per word beats numpy's fixed costs
 
 
@@ -57,7 +59,7 @@ class FeaturizerSpec:
     max_n: int = 4
     buckets: int = 2**17
     hash: str = "fnv1a32-codepoints"
-    unicode_version: str = unicodedata.unidata_version
+    unicode_version: str = charclass.UNICODE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": KIND, **asdict(self)}
@@ -81,19 +83,10 @@ class FeaturizerSpec:
         return spec
 
 
-_CLASS = np.zeros(_TABLE_SIZE + 1, dtype=np.uint8)  # per code point: 0 not looked up yet, 1 letter/mark, 2 other
-_CLASS[_TABLE_SIZE] = 2
-
-
 def _is_letter(cp: np.ndarray) -> np.ndarray:
-    """Letter-or-mark mask for code points, looking each one up in unicodedata once per process
-    (lazily: a cold start pays only for the characters it meets)."""
-    cls = _CLASS[np.minimum(cp, _TABLE_SIZE)]
-    if (cls == 0).any():
-        for c in np.unique(cp[cls == 0]).tolist():
-            _CLASS[c] = 1 if unicodedata.category(chr(c))[0] in "LM" else 2
-        cls = _CLASS[np.minimum(cp, _TABLE_SIZE)]
-    letter: np.ndarray = cls == 1
+    """Letter-or-mark mask for code points."""
+    cls = charclass.classes(cp)
+    letter: np.ndarray = (cls == charclass.LETTER) | (cls == charclass.MARK)
     return letter
 
 
@@ -134,10 +127,7 @@ class Featurizer:
         joined = "\0" + "\0".join(texts) + "\0"
         if joined.count("\0") != len(texts) + 1:  # a text holds NUL: it is a boundary anyway
             joined = "\0" + "\0".join(t.replace("\0", " ") for t in texts) + "\0"
-        joined = unicodedata.normalize(self._form, joined)
-        if self.spec.casefold:
-            joined = joined.casefold()
-        cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        cp = charclass.codepoints(charclass.fold(joined, self._form, self.spec.casefold))
         text_index = np.cumsum(cp == 0) - 1  # a separator belongs to the text after it
         letter = _is_letter(cp)
         keep = letter.copy()

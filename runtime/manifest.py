@@ -4,9 +4,15 @@ It owns the format version. Reading checks every required field and names the on
 wrong; it does not touch the files the manifest lists (that is `bundle.py`), nor check the
 task-specific parts (`featurizer`, `signature`, `model` sizes: the task's predictor does that).
 
-Format versions: 2 (written now) dropped fields nothing read (featurizer `boundary_codepoint`,
-tokenizer `bos`/`eos`/`unk`, model `num_inputs`) and made the tokenizer's `apostrophes` a plain
-list of characters; version 1 bundles still load (the dropped fields are ignored there).
+Format versions: 3 (written now) states the text recipes as Unicode operations a port can
+reproduce: the next-word tokenizer names its pattern (`words-v2`: marks stay inside words) and
+records `unicode_version` and `casefold` (full case folding) instead of a Python regex and
+`lowercase`; it dropped the tokenizer's `sequences` (a training choice); the language-ID
+featurizer classes code points of every plane (before, code points from U+32400 up, e.g. the
+variation selectors U+E0100..E01EF, were boundaries) and its int8 model quantizes weights only.
+2 dropped fields nothing read (featurizer `boundary_codepoint`, tokenizer `bos`/`eos`/`unk`,
+model `num_inputs`) and made the tokenizer's `apostrophes` a plain list of characters.
+Versions 1 and 2 still load, with their own tokenizer recipe.
 The ONNX model files and the data files must be present in every copy of a bundle; the torch
 formats (`OPTIONAL_FORMATS`) may be left out of a copy (the runtime wheel does), and a loader
 or `verify` reports them absent rather than failing.
@@ -19,8 +25,8 @@ from typing import Any
 
 from .errors import BundleError
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 MODEL_FORMATS = ("onnx", "pt2", "torchscript")  # in order of preference for backend="auto"
 OPTIONAL_FORMATS = ("pt2", "torchscript")  # need torch to run: a copy of a bundle may leave them out
 PRECISIONS = ("fp32", "int8")

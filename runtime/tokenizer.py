@@ -1,15 +1,24 @@
 """Words for the next-word model: text → tokens → ids, the same code at training and serving time.
 
-The recipe, fully described by `TokenizerSpec` (stored in the manifest):
+The recipe, fully described by `TokenizerSpec` (stored in the manifest), pattern `words-v2`:
 
-1. Normalize with Unicode `normalization` (NFKC); every character of `apostrophes` (’ ‘ ʼ by
-   default) becomes `'`; lowercase with `str.lower()` if `lowercase`.
-2. Tokens are the matches of `pattern`: runs of letters and digits, with apostrophes kept
-   inside words (`deserv'd`, `beauty's`), and every other non-space character on its own.
-3. Sequences (`sequences: "paragraphs"`, the only kind): a training or evaluation text is split
-   into paragraphs at blank lines; each paragraph is one sequence ending in `</s>`. A context
-   shorter than the model's context size is padded on the left with `<s>`; a word not in
-   `vocab.json` maps to `<unk>`. `vocab.json` holds `<s>`, `</s>`, `<unk>` as ids 0, 1, 2.
+1. Fold the text (`charclass.py`): Unicode `normalization` (NFKC), then every character of
+   `apostrophes` (’ ‘ ʼ by default) becomes U+0027 `'`, then full case folding (CaseFolding.txt
+   C+F) if `casefold`.
+2. Classify each code point by its general category in `unicode_version`: *word* (L letter,
+   M mark, N number), *space* (Z separator, C other: controls, format characters such as the
+   zero-width joiner, private use, unassigned), the apostrophe `'`, or *other* (P punctuation,
+   S symbol, except `'`).
+3. Tokens, left to right: a maximal run of word code points, extended by `'` + another run as
+   long as one follows (`deserv'd`, `beauty's`); or any other single code point that is not a
+   space (`,` `-` `_` an emoji, or a `'` not between word runs). Spaces only separate tokens.
+4. A context shorter than the model's context size is padded on the left with `<s>`; a token not
+   in `vocab.json` maps to `<unk>`. `vocab.json` holds `<s>`, `</s>`, `<unk>` as ids 0, 1, 2.
+
+Bundles of format 1 and 2 name the pattern `words-v1`, the Python `re` pattern in
+`LEGACY_PATTERN` (its words are runs of L* and N*; marks are tokens of their own) after `str.lower()`;
+this runtime still reads them. How training texts become sequences (paragraphs ending in
+`</s>`) is training's business, not the bundle's: see `sequences`.
 
 This is not the language identifier's featurizer (see `featurizer.py`).
 """
@@ -17,13 +26,13 @@ This is not the language identifier's featurizer (see `featurizer.py`).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 
+from . import charclass
 from .errors import BundleError
 from .manifest import FORMAT_VERSION, spec_fields
 
@@ -31,15 +40,16 @@ BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 SPECIALS = (BOS, EOS, UNK)
 BOS_ID, EOS_ID, UNK_ID = 0, 1, 2  # their ids in every vocab.json
 KIND = "words"
-SEQUENCES = ("paragraphs",)
-# the token patterns a bundle may name, in Python `re` syntax: runs of letters and digits with
-# inner apostrophes, or any other non-space character alone
-PATTERNS = {"words-v1": r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_"}
+PATTERN = "words-v2"
+LEGACY_PATTERN = r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_"  # "words-v1": formats 1 and 2, Python `re` syntax
 NormalForm = Literal["NFC", "NFD", "NFKC", "NFKD"]
 NORMAL_FORMS: tuple[NormalForm, ...] = ("NFC", "NFD", "NFKC", "NFKD")
 _DROPPED_IN_V2 = ("bos", "eos", "unk")  # format 1 recorded the special tokens here; vocab.json holds them
 _NO_SPACE_BEFORE = set(".,;:!?')]}\"")
 _NO_SPACE_AFTER = set("([{")
+# class code (charclass.CLASSES order, 0 unused) → one letter of the class string tokens are matched on
+_CLASS_LETTER = np.frombuffer(b"?wwwooss", dtype=np.uint8)
+_TOKEN = re.compile(r"w+(?:'w+)*|[o']")
 
 
 @dataclass(frozen=True)
@@ -47,10 +57,10 @@ class TokenizerSpec:
     """How `Tokenizer` splits text; stored verbatim in the manifest."""
 
     normalization: str = "NFKC"
-    lowercase: bool = True  # Shakespeare capitalizes every verse line: case is noise here
+    casefold: bool = True  # Shakespeare capitalizes every verse line: case is noise here
     apostrophes: str = "\u2019\u2018\u02bc"  # each of these characters becomes '
-    pattern: str = r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_"  # PATTERNS["words-v1"]
-    sequences: str = "paragraphs"  # split at blank lines; each paragraph ends with </s>
+    pattern: str = PATTERN
+    unicode_version: str = charclass.UNICODE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": KIND, **asdict(self)}
@@ -58,21 +68,33 @@ class TokenizerSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any], format_version: int = FORMAT_VERSION) -> TokenizerSpec:
         """The spec of a manifest; every field is honoured, an unknown one is refused."""
-        if isinstance(data, dict) and format_version == 1:
-            data = {k: v for k, v in data.items() if k not in _DROPPED_IN_V2}
-            data["apostrophes"] = str(data.get("apostrophes", "")).split(" -> ")[0].replace(" ", "")  # was "’‘ʼ -> '"
+        if isinstance(data, dict) and format_version < 3:
+            data = _from_format_2(data, format_version)
         spec = cls(**spec_fields(cls, data, KIND, "tokenizer"))
         normal_form(spec.normalization)
-        if spec.sequences not in SEQUENCES:
-            raise BundleError(f"tokenizer.sequences: unsupported kind {spec.sequences!r}, expected one of {SEQUENCES}")
-        if spec.pattern not in PATTERNS.values():  # a regex from a file could take forever on a short text
+        if spec.pattern != PATTERN and not (format_version < 3 and spec.pattern in ("words-v1", "words-v1-lower")):
             raise BundleError(
-                f"tokenizer.pattern {spec.pattern!r} is not one this bowgram knows ({', '.join(PATTERNS)}); "
+                f"tokenizer.pattern {spec.pattern!r} is not one this bowgram knows ({PATTERN}); "
                 "a bundle cannot bring its own regular expression"
             )
-        if len(spec.apostrophes) > 32 or any(c.isspace() for c in spec.apostrophes):
-            raise BundleError(f"tokenizer.apostrophes {spec.apostrophes!r}: at most 32 characters, no spaces")
+        if len(spec.apostrophes) > 32 or any(charclass.category_class(ord(c)) in "ZC" for c in spec.apostrophes):
+            raise BundleError(
+                f"tokenizer.apostrophes {spec.apostrophes!r}: at most 32 characters, no spaces or controls"
+            )
         return spec
+
+
+def _from_format_2(data: dict[str, Any], format_version: int) -> dict[str, Any]:
+    """A format 1/2 tokenizer as this spec: the `words-v1` regex, after `str.lower()` if it said so."""
+    data = {k: v for k, v in data.items() if k not in (*_DROPPED_IN_V2, "sequences", "lowercase")}
+    if format_version == 1:
+        data["apostrophes"] = str(data.get("apostrophes", "")).split(" -> ")[0].replace(" ", "")  # was "’‘ʼ -> '"
+    if data.get("pattern") != LEGACY_PATTERN:
+        raise BundleError(f"tokenizer.pattern {data.get('pattern')!r} is not one this bowgram knows")
+    data["pattern"] = "words-v1-lower" if data.get("lowercase", True) else "words-v1"
+    data.setdefault("casefold", False)
+    data.setdefault("unicode_version", charclass.UNICODE_VERSION)
+    return data
 
 
 def normal_form(name: str) -> NormalForm:
@@ -86,20 +108,37 @@ def normal_form(name: str) -> NormalForm:
 class Tokenizer:
     def __init__(self, spec: TokenizerSpec):
         self.spec = spec
-        self._pattern = re.compile(spec.pattern)
-        self._apostrophes = str.maketrans({c: "'" for c in spec.apostrophes})
+        self._apostrophes = str.maketrans(dict.fromkeys(spec.apostrophes, "'"))
         self._form = normal_form(spec.normalization)
+        self._legacy = re.compile(LEGACY_PATTERN) if spec.pattern.startswith("words-v1") else None
 
     def tokens(self, text: str) -> list[str]:
-        text = unicodedata.normalize(self._form, text).translate(self._apostrophes)
-        if self.spec.lowercase:
-            text = text.lower()
-        return self._pattern.findall(text)
+        if self._legacy is not None:  # formats 1 and 2
+            text = charclass.fold(text, self._form, False).translate(self._apostrophes)
+            return self._legacy.findall(text.lower() if self.spec.pattern == "words-v1-lower" else text)
+        text = charclass.fold(text, self._form, False).translate(self._apostrophes)
+        if self.spec.casefold:
+            text = text.casefold()
+        if text.isascii():  # the common case, without an array per call
+            kinds = text.translate(_ASCII_KINDS)
+        else:
+            cps = charclass.codepoints(text)
+            letters = _CLASS_LETTER[charclass.classes(cps)]
+            letters[cps == 39] = ord("'")
+            kinds = letters.tobytes().decode("ascii")
+        return [text[m.start() : m.end()] for m in _TOKEN.finditer(kinds)]
 
     def sequences(self, text: str) -> list[list[str]]:
-        """Token lists of the paragraphs of `text`, each ending with `</s>`."""
+        """Token lists of the paragraphs of `text` (split at blank lines), each ending with `</s>`:
+        how training and evaluation cut a corpus."""
         paragraphs = re.split(r"\n[ \t\r\f\v]*\n", text.replace("\r\n", "\n"))
         return [toks + [EOS] for toks in map(self.tokens, paragraphs) if toks]
+
+
+_ASCII_KINDS = {
+    c: "w" if chr(c).isalnum() else "'" if c == 39 else "s" if chr(c).isspace() or c < 32 or c == 127 else "o"
+    for c in range(128)
+}
 
 
 class Vocab:

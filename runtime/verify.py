@@ -47,28 +47,41 @@ def compare_outputs(
 
 
 def check_examples(predictor: Predictor, examples: dict[str, Any]) -> dict[str, Any]:
-    """Run the bundle's test vectors through a loaded predictor: ids first, then outputs.
+    """Run the bundle's test vectors through a loaded predictor: ids first, then outputs, within
+    the file's `tolerance` (the contract's when absent). A vector with no ids has no outputs.
 
     An int8 model is held to its own recorded outputs (`top_int8`), not to the fp32 ones.
     """
     contract, worst = tasks.get(predictor.task).contract, 0.0
     key = "top_int8" if predictor.precision == "int8" else "top"
     records = examples.get("examples") if isinstance(examples, dict) else None
-    if not isinstance(records, list) or not records:
+    tolerance = examples.get("tolerance", {}) if isinstance(examples, dict) else {}
+    atol, rtol = tolerance.get("atol", contract.atol), tolerance.get("rtol", contract.rtol)
+    if not isinstance(records, list) or not any(isinstance(ex, dict) and ex.get("ids") for ex in records):
         raise VerificationError("examples.json holds no test vectors: this bundle cannot be verified")
     for ex in records:
-        if not (isinstance(ex, dict) and isinstance(ex.get("text"), str) and isinstance(ex.get(key), list) and ex[key]):
+        if not (isinstance(ex, dict) and isinstance(ex.get("text"), str) and isinstance(ex.get(key), list)):
             raise VerificationError(f"examples.json: a test vector without text or {key!r}: {str(ex)[:80]}")
+        if "units" in ex and predictor.units(ex["text"]) != ex["units"]:
+            raise VerificationError(
+                f"text recipe mismatch for {ex['text']!r}: words/tokens {predictor.units(ex['text'])[:8]}… "
+                "differ from the stored ones"
+            )
         ids = predictor.input_ids(ex["text"])
         if ids != ex["ids"]:
             raise VerificationError(
                 f"featurizer mismatch for {ex['text']!r}: ids {ids[:8]}… differ from the stored ones"
             )
+        if not ids:
+            continue
+        if not ex[key]:
+            raise VerificationError(f"examples.json: no {key!r} outputs for {ex['text']!r}")
         out = predictor.run(np.asarray([ids], dtype=np.int64))[0]
         index = [t[0] for t in ex[key]]
-        diff = compare_outputs(
-            {"top": np.array([t[2] for t in ex[key]])}, {"top": out[index]}, contract.atol, contract.rtol
-        )
+        try:
+            diff = compare_outputs({"top": np.array([t[2] for t in ex[key]])}, {"top": out[index]}, atol, rtol)
+        except VerificationError as exc:
+            raise VerificationError(f"{exc} for {ex['text']!r}") from None
         worst = max(worst, diff["top"])
         if int(np.argmax(out)) != index[0]:
             raise VerificationError(f"top-1 for {ex['text']!r} is id {int(np.argmax(out))}, expected {index[0]}")
@@ -100,9 +113,13 @@ def verify_bundle(
         if reason:
             results[fmt] = {"skipped": reason}
             continue
-        results[fmt] = check_examples(predictor_class(bundle, backend=fmt), examples)
-        if fmt == "onnx" and manifest.artifact("onnx", "int8") is not None:
-            results["onnx-int8"] = check_examples(predictor_class(bundle, backend=fmt, precision="int8"), examples)
+        precisions = ["fp32", "int8"] if fmt == "onnx" and manifest.artifact("onnx", "int8") is not None else ["fp32"]
+        for precision in precisions:
+            name = fmt if precision == "fp32" else f"{fmt}-{precision}"
+            try:
+                results[name] = check_examples(predictor_class(bundle, backend=fmt, precision=precision), examples)
+            except VerificationError as exc:
+                raise VerificationError(f"backend {name}: {exc}") from None
     if not any("examples" in r for r in results.values()):
         raise BackendUnavailable("no backend could run this bundle: " + str(results))
     return report

@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bowgram.runtime.charclass import HARD_TEXTS
 from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec
 from bowgram.runtime.padding import pad, pad_chunks
 
@@ -44,6 +45,7 @@ TEXTS = [
     "Straße ǅ",
     "e\u0301cole",
     "Das ist gut",
+    *HARD_TEXTS,
 ]
 
 

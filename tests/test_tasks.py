@@ -12,6 +12,7 @@ import pytest
 from bowgram.runtime import BundleError, load, tasks
 from bowgram.runtime.contract import Contract
 from bowgram.runtime.tasks import Predictor
+from bowgram.runtime.tokenizer import LEGACY_PATTERN
 from bowgram.runtime.verify import verify_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,12 +131,15 @@ def _rewrite(path: Path, change) -> None:
 
 
 def _as_format_1(data: dict) -> None:
-    """What a bowgram of format 1 wrote: fields that format 2 dropped or spelled differently."""
+    """What a bowgram of format 1 wrote: fields that formats 2 and 3 dropped or spelled differently."""
     data["format_version"] = 1
     if data["task"] == "langid":
         data["featurizer"]["boundary_codepoint"] = 32
     else:
-        data["featurizer"].update(bos="<s>", eos="</s>", unk="<unk>", apostrophes="\u2019\u2018\u02bc -> '")
+        tokenizer = data["featurizer"]
+        tokenizer.update(bos="<s>", eos="</s>", unk="<unk>", apostrophes="\u2019\u2018\u02bc -> '")
+        tokenizer.update(pattern=LEGACY_PATTERN, lowercase=tokenizer.pop("casefold"), sequences="paragraphs")
+        del tokenizer["unicode_version"]
 
 
 @pytest.mark.parametrize("task, text", [("langid", "Yo creo que si"), ("nextword", "Thy youth\u2019s proud")])

@@ -28,8 +28,8 @@ def test_tokens(text, tokens):
     assert TOK.tokens(text) == tokens
 
 
-def test_case_is_kept_when_lowercase_is_off():
-    assert Tokenizer(TokenizerSpec(lowercase=False)).tokens("When forty") == ["When", "forty"]
+def test_case_is_kept_when_casefold_is_off():
+    assert Tokenizer(TokenizerSpec(casefold=False)).tokens("When forty") == ["When", "forty"]
 
 
 def test_paragraphs_end_with_eos():

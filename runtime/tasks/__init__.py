@@ -54,6 +54,11 @@ class Predictor:
         """The model's input ids for one text (what examples.json records)."""
         raise NotImplementedError
 
+    def units(self, text: str) -> list[str]:
+        """The folded words or tokens the ids come from (examples.json records them, so a port can
+        check its text recipe before its ids)."""
+        raise NotImplementedError
+
     def output_names(self) -> list[str]:
         """What each index of the first output means (labels, or words)."""
         raise NotImplementedError

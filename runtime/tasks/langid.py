@@ -8,8 +8,6 @@ behind a backend, numpy in and numpy out.
 
 from __future__ import annotations
 
-import unicodedata
-import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import charclass
 from ..contract import Contract, TensorSpec
 from ..corpus import read_labelled, short_spans
 from ..errors import BundleError, InputError
@@ -48,12 +47,7 @@ class LanguageIdentifier(Predictor):
         bundle, manifest = self.bundle, self.bundle.manifest
         self.labels: list[str] = bundle.read_json("labels")
         spec = FeaturizerSpec.from_dict(manifest.featurizer, manifest.format_version)
-        if spec.unicode_version != unicodedata.unidata_version:  # new characters may class differently
-            warnings.warn(
-                f"{bundle.path} was built with Unicode {spec.unicode_version}, this Python has "
-                f"{unicodedata.unidata_version}: characters added in between may get other ids",
-                stacklevel=3,
-            )
+        charclass.check_version(spec.unicode_version, str(bundle.path))
         vocab = bundle.read_json("vocab")
         ids = list(vocab.values()) if isinstance(vocab, dict) else None
         if ids is None or not all(type(i) is int for i in ids) or sorted(ids) != list(range(1, len(ids) + 1)):
@@ -72,6 +66,9 @@ class LanguageIdentifier(Predictor):
 
     def input_ids(self, text: str) -> list[int]:
         return self.featurizer([text[:MAX_CHARS]]).row(0)
+
+    def units(self, text: str) -> list[str]:
+        return self.featurizer.words([text[:MAX_CHARS]])[0]
 
     def output_names(self) -> list[str]:
         return self.labels

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import charclass
 from ..contract import Contract, TensorSpec
 from ..corpus import read_text
 from ..errors import BundleError, InputError
@@ -53,7 +54,9 @@ class NextWordPredictor(Predictor):
 
     def _prepare(self) -> None:
         bundle, manifest = self.bundle, self.bundle.manifest
-        self.tokenizer = Tokenizer(TokenizerSpec.from_dict(manifest.featurizer, manifest.format_version))
+        spec = TokenizerSpec.from_dict(manifest.featurizer, manifest.format_version)
+        charclass.check_version(spec.unicode_version, str(bundle.path))
+        self.tokenizer = Tokenizer(spec)
         self.vocab = Vocab(bundle.read_json("vocab"))
         self.context_size = self.sizes["context"]
         if self.sizes["vocab"] != len(self.vocab) or self.sizes["top_k"] > len(self.vocab):
@@ -68,6 +71,9 @@ class NextWordPredictor(Predictor):
     def input_ids(self, text: str) -> list[int]:
         ids: list[int] = self.context_ids([text])[0].tolist()
         return ids
+
+    def units(self, text: str) -> list[str]:
+        return self.tokenizer.tokens(text[-TAIL_CHARS:])
 
     def output_names(self) -> list[str]:
         return self.vocab.words

@@ -1,0 +1,48 @@
+// Types for the bowgram JavaScript runtime (ES modules, no build step).
+export type Precision = 'fp32' | 'int8';
+export type Answer = [label: string, probability: number][];
+
+export interface FileSource {
+  where: string;
+  read(name: string): Promise<Uint8Array>;
+}
+
+export interface LoadOptions {
+  precision?: Precision;
+  /** passed to ort.InferenceSession.create */
+  sessionOptions?: object;
+}
+
+export declare class LanguageIdentifier {
+  readonly task: 'langid';
+  readonly labels: string[];
+  /** Top-k [label, probability]; "und" for text without letters or below `threshold`. */
+  predict(text: string, options?: { k?: number; threshold?: number; languages?: string[] | null }): Promise<Answer>;
+  predict(texts: string[], options?: { k?: number; threshold?: number; languages?: string[] | null }): Promise<Answer[]>;
+  inputIds(text: string): number[];
+  units(text: string): string[];
+  run(idRows: number[][]): Promise<Float32Array[]>;
+}
+
+export declare class NextWordPredictor {
+  readonly task: 'nextword';
+  readonly contextSize: number;
+  /** Top-k [word, probability]; `prefix` keeps only words starting with it. */
+  predict(context: string, options?: { k?: number; prefix?: string | null }): Promise<Answer>;
+  predict(contexts: string[], options?: { k?: number; prefix?: string | null }): Promise<Answer[]>;
+  inputIds(text: string): number[];
+  units(text: string): string[];
+  run(idRows: number[][]): Promise<Float32Array[]>;
+}
+
+export type Predictor = LanguageIdentifier | NextWordPredictor;
+
+export declare class BundleError extends Error {}
+export declare class InputError extends Error {}
+export declare const FORMAT_VERSION: number;
+export declare const UNICODE_VERSION: string;
+export declare const UNDETERMINED: 'und';
+export declare function loadPredictor(source: FileSource, ort: object, options?: LoadOptions): Promise<Predictor>;
+export declare function readExamples(source: FileSource): Promise<object>;
+export declare function foldText(text: string, form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD', casefold: boolean): string;
+export declare function casefold(text: string): string;

@@ -1,0 +1,86 @@
+// Text -> feature ids for the language identifier: the recipe of the manifest's `featurizer`
+// (kind "words+char-ngrams"), as the Python runtime's featurizer.py states it.
+import { foldText, classOf, L, M } from './unicode.js';
+
+const FNV_BASIS = 2166136261;
+const FNV_PRIME = 16777619;
+const BOUNDARY = 32;
+
+export class Featurizer {
+  /** @param {object} spec the manifest's featurizer (validated) @param {Map<string, number>} vocab */
+  constructor(spec, vocab) {
+    this.spec = spec;
+    this.vocab = spec.word_features ? vocab : new Map();
+    this.firstBucketId = 1 + vocab.size;
+  }
+
+  /** The folded text and its words as [start, end) UTF-16 offsets into it: maximal runs of
+   * letters and marks. */
+  spans(text) {
+    const folded = foldText(text, this.spec.normalization, this.spec.casefold);
+    const spans = [];
+    let start = -1;
+    for (let i = 0; i < folded.length; ) {
+      const cp = folded.codePointAt(i);
+      const cls = classOf(cp);
+      if (cls === L || cls === M) {
+        if (start < 0) start = i;
+      } else if (start >= 0) {
+        spans.push(start, i);
+        start = -1;
+      }
+      i += cp > 0xffff ? 2 : 1;
+    }
+    if (start >= 0) spans.push(start, folded.length);
+    return { folded, spans };
+  }
+
+  /** The words of a text (folded). */
+  words(text) {
+    const { folded, spans } = this.spans(text);
+    const words = [];
+    for (let w = 0; w < spans.length; w += 2) words.push(folded.slice(spans[w], spans[w + 1]));
+    return words;
+  }
+
+  /** Feature ids of one text: word ids in text order, then n-grams by n, each in text order. */
+  ids(text) {
+    const { min_n: minN, max_n: maxN, buckets } = this.spec;
+    const { folded, spans } = this.spans(text);
+    const ids = [];
+    if (this.vocab.size) {
+      for (let w = 0; w < spans.length; w += 2) {
+        const id = this.vocab.get(folded.slice(spans[w], spans[w + 1]));
+        if (id !== undefined) ids.push(id);
+      }
+    }
+    if (!maxN || !spans.length) return ids;
+    // every word wrapped in boundaries, as code points: " w1  w2 " with a start offset per word
+    const cps = new Int32Array(folded.length + spans.length + 2);
+    const starts = [];
+    let m = 0;
+    for (let w = 0; w < spans.length; w += 2) {
+      starts.push(m);
+      cps[m++] = BOUNDARY;
+      for (let i = spans[w]; i < spans[w + 1]; ) {
+        const cp = folded.codePointAt(i);
+        cps[m++] = cp;
+        i += cp > 0xffff ? 2 : 1;
+      }
+      cps[m++] = BOUNDARY;
+    }
+    starts.push(m);
+    for (let n = minN; n <= maxN; n++) {
+      for (let w = 0; w + 1 < starts.length; w++) {
+        const first = starts[w], end = starts[w + 1]; // the wrapped word is cps[first:end]
+        for (let i = first; i + n <= end; i++) {
+          if (n === 1 && (i === first || i === end - 1)) continue; // the lone marker
+          let h = FNV_BASIS;
+          for (let j = i; j < i + n; j++) h = Math.imul(h ^ cps[j], FNV_PRIME) >>> 0;
+          ids.push(this.firstBucketId + (h % buckets));
+        }
+      }
+    }
+    return ids;
+  }
+}

@@ -1,0 +1,135 @@
+// Conformance: this package reproduces the Python runtime on every bundle's examples.json and on
+// the parity files the Python runtime wrote (tools/write_parity.py): words/tokens and ids exactly,
+// outputs within the tolerance the bundle states, fp32 and int8 alike.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { load, folder, readExamples, loadPredictor, BundleError } from '../src/node.js';
+import * as ort from 'onnxruntime-node';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..', '..');
+const BUNDLES = [
+  join(ROOT, 'artifacts', 'langid'),
+  join(ROOT, 'artifacts', 'nextword'),
+  join(ROOT, 'tests', 'bundles', 'langid'),
+  join(ROOT, 'tests', 'bundles', 'nextword'),
+  ...(process.env.BOWGRAM_BUNDLES ?? '').split(':').filter(Boolean), // e.g. freshly trained ones (.ci/run)
+];
+const BATCH = 64;
+
+function precisions(path) {
+  const manifest = JSON.parse(readFileSync(join(path, 'manifest.json'), 'utf8'));
+  return manifest.artifacts.some((a) => a.format === 'onnx' && a.precision === 'int8') ? ['fp32', 'int8'] : ['fp32'];
+}
+
+function assertClose(actual, expected, { atol, rtol }, what) {
+  assert.ok(Math.abs(actual - expected) <= atol + rtol * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
+}
+
+/** Check records {text, units, ids, <key>: [[index, value], ...]} against a predictor. */
+async function checkRecords(predictor, records, key, tolerance, where) {
+  for (const r of records) {
+    assert.deepEqual(predictor.units(r.text), r.units, `${where}: words/tokens of ${JSON.stringify(r.text)}`);
+    assert.deepEqual(predictor.inputIds(r.text), r.ids, `${where}: ids of ${JSON.stringify(r.text)}`);
+  }
+  const withIds = records.filter((r) => r.ids.length);
+  for (let start = 0; start < withIds.length; start += BATCH) {
+    const chunk = withIds.slice(start, start + BATCH);
+    const outputs = await predictor.run(chunk.map((r) => r.ids));
+    chunk.forEach((r, i) => {
+      for (const [index, value] of r[key]) assertClose(outputs[i][index], value, tolerance, `${where}: ${JSON.stringify(r.text)} output ${index}`);
+    });
+  }
+  if (predictor.labels) {
+    for (const r of records.filter((x) => !x.ids.length)) assert.deepEqual(await predictor.predict(r.text), [['und', 1]]);
+  }
+  return withIds.length;
+}
+
+for (const path of BUNDLES.filter((p) => existsSync(join(p, 'manifest.json')))) {
+  for (const precision of precisions(path)) {
+    test(`examples.json of ${path.replace(ROOT + '/', '')} (${precision})`, async () => {
+      const predictor = await load(path, { precision });
+      const examples = await readExamples(folder(path));
+      const records = examples.examples.map((e) => ({
+        ...e,
+        expected: (precision === 'int8' ? e.top_int8 : e.top).map(([index, , value]) => [index, value]),
+      }));
+      const checked = await checkRecords(predictor, records, 'expected', examples.tolerance, path);
+      assert.ok(checked > 0);
+    });
+  }
+}
+
+const readParity = (task) => JSON.parse(gunzipSync(readFileSync(join(HERE, 'parity', `${task}.json.gz`))).toString('utf8'));
+
+for (const task of ['langid', 'nextword']) {
+  for (const precision of ['fp32', 'int8']) {
+    test(`parity with the Python runtime: ${task} (${precision})`, async () => {
+      const parity = readParity(task);
+      const predictor = await load(join(ROOT, 'artifacts', parity.bundle), { precision });
+      const checked = await checkRecords(predictor, parity.records, precision, parity.tolerance, `${task} parity`);
+      assert.ok(parity.records.length >= 1000 && checked > 0);
+    });
+  }
+  test(`predict() answers as the Python API: ${task}`, async () => {
+    const parity = readParity(task);
+    const predictor = await load(join(ROOT, 'artifacts', parity.bundle));
+    for (const call of parity.answers) {
+      const got = await predictor.predict(call.texts, call.options);
+      call.expected.forEach((expected, i) => {
+        const where = `${JSON.stringify(call.options)} ${JSON.stringify(call.texts[i])}`;
+        assert.deepEqual(got[i].map(([label]) => label), expected.map(([label]) => label), where);
+        expected.forEach(([, p], j) => assert.ok(Math.abs(got[i][j][1] - p) <= 1e-4 * Math.max(p, 1e-3) + 1e-6, `${where}: ${got[i][j][1]} vs ${p}`));
+      });
+    }
+  });
+}
+
+test('int8 answers do not depend on the rest of the batch', async () => {
+  const parity = readParity('langid');
+  const predictor = await load(join(ROOT, 'artifacts', 'langid'), { precision: 'int8' });
+  const texts = parity.records.map((r) => r.text);
+  const together = await predictor.predict(texts);
+  for (let i = 0; i < texts.length; i += 7) {
+    const [[label, p]] = await predictor.predict(texts[i]);
+    assert.equal(label, together[i][0][0], texts[i]);
+    assert.ok(Math.abs(p - together[i][0][1]) <= 1e-5, texts[i]); // padding changes float sums only
+  }
+});
+
+function edited(path, change) {
+  const source = folder(path);
+  return {
+    where: path,
+    async read(name) {
+      if (name !== 'manifest.json') return source.read(name);
+      const manifest = JSON.parse(new TextDecoder().decode(await source.read(name)));
+      change(manifest);
+      return new TextEncoder().encode(JSON.stringify(manifest));
+    },
+  };
+}
+
+test('a manifest this runtime does not understand is refused', async () => {
+  const path = join(ROOT, 'artifacts', 'langid');
+  const cases = [
+    [(m) => { m.format_version = 4; }, /newer than this runtime reads/],
+    [(m) => { m.format_version = 2; }, /predates the portable recipe/],
+    [(m) => { m.featurizer.normalization = 'NFKC_CF'; }, /normalization/],
+    [(m) => { m.featurizer.strip_accents = true; }, /unknown fields/],
+    [(m) => { m.featurizer.unicode_version = '15.1.0'; }, /Unicode 14\.0\.0 tables/],
+    [(m) => { m.featurizer.max_n = 9; }, /n-grams need/],
+    [(m) => { m.task = 'ner'; }, /not one this runtime serves/],
+    [(m) => { m.artifacts[0].sha256 = '0'.repeat(64); }, /checksum/],
+  ];
+  for (const [change, message] of cases) {
+    await assert.rejects(loadPredictor(edited(path, change), ort), (e) => e instanceof BundleError && message.test(e.message));
+  }
+  const nextword = join(ROOT, 'artifacts', 'nextword');
+  await assert.rejects(loadPredictor(edited(nextword, (m) => { m.featurizer.pattern = '\\w+'; }), ort), /pattern/);
+});
