@@ -149,7 +149,8 @@ class _Export:
         difference per format. A text without ids is kept with empty `ids` and `top`: no model
         runs for it (language ID answers `und`)."""
         contract, names = self.contract, predictor.output_names()
-        records, worst = [], dict.fromkeys(engines, 0.0)
+        records: list[dict[str, Any]] = []
+        worst = dict.fromkeys(engines, 0.0)
         for text in dict.fromkeys([*self.trained.example_texts, *charclass.HARD_TEXTS]):
             ids = predictor.input_ids(text)
             if not ids:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,8 @@ def quantize_weights(source: Path, target: Path) -> list[str]:
     for node in graph.node:
         for i, name in enumerate(node.input):
             uses[name].append((node, i))
-    quantized, new_nodes = [], []
+    quantized: list[str] = []
+    new_nodes: list[Any] = []
     for init in list(graph.initializer):
         users = uses.get(init.name, [])
         if init.data_type != TensorProto.FLOAT or len(init.dims) != 2 or np.prod(init.dims) < MIN_ELEMENTS:
@@ -75,17 +77,17 @@ def quantize_weights(source: Path, target: Path) -> list[str]:
     return quantized
 
 
-def _trans_b(node: object) -> int:
+def _trans_b(node: Any) -> int:
     for attr in getattr(node, "attribute", []):
         if attr.name == "transB":
             return int(attr.i)
     return 0
 
 
-def _insert_sorted(graph: object, new_nodes: list[object]) -> None:
+def _insert_sorted(graph: Any, new_nodes: list[Any]) -> None:
     """Add nodes and keep the graph topologically sorted (ONNX requires it)."""
-    nodes = list(graph.node) + new_nodes  # type: ignore[attr-defined]
-    produced = {i.name for i in graph.input} | {i.name for i in graph.initializer}  # type: ignore[attr-defined]
+    nodes = list(graph.node) + new_nodes
+    produced = {i.name for i in graph.input} | {i.name for i in graph.initializer}
     ordered = []
     while nodes:
         ready = [n for n in nodes if all(not x or x in produced for x in n.input)]
@@ -95,5 +97,5 @@ def _insert_sorted(graph: object, new_nodes: list[object]) -> None:
             ordered.append(n)
             produced.update(n.output)
         nodes = [n for n in nodes if n not in ready]
-    del graph.node[:]  # type: ignore[attr-defined]
-    graph.node.extend(ordered)  # type: ignore[attr-defined]
+    del graph.node[:]
+    graph.node.extend(ordered)

@@ -51,7 +51,7 @@ def category_class(cp: int) -> str:
 
 def classes(cps: np.ndarray) -> np.ndarray:
     """Class codes (1..7, in the order of `CLASSES`) of an array of code points."""
-    out = _TABLE[cps]
+    out: np.ndarray = _TABLE[cps]
     if not out.all():
         for c in np.unique(cps[out == 0]).tolist():
             _TABLE[c] = _CODE[category_class(c)]
