@@ -17,9 +17,8 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__, interrupt
+from . import __version__, interrupt, streaming
 from .errors import BowgramError, InputError, missing_torch
-from .inputs import decode_utf8, input_lines
 
 COMMAND_GROUP = "bowgram.commands"
 
@@ -105,21 +104,89 @@ def main() -> None:
     """
 
 
-def _read_inputs(texts: tuple[str, ...], input_path: str | None) -> list[str]:
-    """TEXT arguments, else lines of --input FILE (or - for stdin), else lines of stdin."""
+def _stream_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """How a prediction command reads and writes an input of any size (see streaming.py)."""
+    for option in reversed(
+        [
+            click.option(
+                "--input", "input_path", help="Read texts from FILE (.gz, .bz2, .xz read too), or - for stdin."
+            ),
+            click.option("--output", "output_path", help="Write answers to FILE (appears only when complete)."),
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(["text", "jsonl", "parquet", "csv"]),
+                default="text",
+                show_default=True,
+                help="Input format: one text per line; JSON Lines (the text in --field, the answer added to "
+                "each object); Parquet or CSV (the --field column; needs the [data] extra).",
+            ),
+            click.option("--field", help="jsonl: the key of the text; parquet/csv: the column of the text."),
+            click.option(
+                "--workers",
+                default="1",
+                show_default=True,
+                help="Processes answering in parallel (same answers, same order); 'auto' = one per core.",
+            ),
+            click.option(
+                "--on-error",
+                type=click.Choice(streaming.ON_ERROR),
+                default="error",
+                show_default=True,
+                help="A line that is not UTF-8 (or not a JSON object with --field): stop with its number, "
+                "skip it, or replace bad bytes with U+FFFD; skipped lines are counted on stderr.",
+            ),
+            click.option("--json", "as_json", is_flag=True, help="text format: one JSON object per answer."),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _answer(texts: tuple[str, ...], job: streaming.Job, io: dict[str, Any]) -> None:
+    """TEXT arguments answered at once; otherwise the input streamed, chunk by chunk."""
+    from .loader import load
+
+    input_path, output_path, fmt, workers = io["input_path"], io["output_path"], io["fmt"], io["workers"]
+    count = streaming.worker_count(workers)
+    if fmt in ("jsonl", "parquet", "csv") and not job.field:
+        raise InputError(f"--format {fmt} needs --field: the {'key' if fmt == 'jsonl' else 'column'} holding the text")
     if texts:
-        if input_path:
+        if input_path or fmt != "text":
             raise InputError("give TEXT arguments or --input, not both")
-        return list(texts)
-    if input_path in (None, "-"):
-        raw, name = sys.stdin.buffer.read(), "standard input"
-    else:
+        predictor = load(task=job.task, **job.load)
+        answers = predictor.predict(list(texts), **job.predict)
+        out = streaming.Output(output_path)
+        ok = False
         try:
-            with open(input_path, "rb") as fh:
-                raw, name = fh.read(), input_path
-        except OSError as exc:
-            raise InputError(f"cannot read --input {input_path}: {exc.strerror}") from None
-    return input_lines(decode_utf8(raw, name))
+            for text, answer in zip(texts, answers):
+                out.write(streaming._format(job, text, None, answer).encode("utf-8"))
+            ok = True
+        finally:
+            out.close(ok)
+        return
+    if fmt in ("parquet", "csv"):
+        from .columns import run_table
+
+        report = run_table(job, input_path, output_path, fmt, count)
+    else:
+        source = streaming.open_source(input_path)
+        if source.pipe_fd is not None and os.isatty(source.pipe_fd):
+            click.echo("reading texts from the terminal, one per line; end with Ctrl-D", err=True)
+        progress = streaming.Progress() if sys.stderr.isatty() and source.pipe_fd is None else None
+        out = streaming.Output(output_path)
+        ok = False
+        try:
+            report = streaming.run(job, source, out.write, count, progress)
+            if progress:
+                progress.update(report.lines, source, final=True)
+            ok = True
+        finally:
+            out.close(ok)
+            source.stream.close()
+    if report.skipped:
+        notes = "; ".join(report.examples)
+        click.echo(f"warning: {report.skipped} of {report.lines} lines skipped ({notes})", err=True)
 
 
 def _options(fn: Callable[..., None]) -> Callable[..., None]:
@@ -138,22 +205,6 @@ def _options(fn: Callable[..., None]) -> Callable[..., None]:
     )(fn)
 
 
-def _emit(
-    texts: list[str], results: list[list[tuple[str, float]]], key: str, as_json: bool, max_chars: int | None = None
-) -> None:
-    """One line per input: tab-separated `name prob`, or a JSON object (with `"truncated": true`
-    when only the first `max_chars` characters of the text were read)."""
-    for text, preds in zip(texts, results):
-        if as_json:
-            items = [{key: name, "prob": round(p, 6)} for name, p in preds]
-            row: dict[str, Any] = {"text": text, "predictions": items}
-            if max_chars is not None and len(text) > max_chars:
-                row["truncated"] = True
-            click.echo(json.dumps(row, ensure_ascii=False))
-        else:
-            click.echo("\t".join(f"{name} {p:.4f}" for name, p in preds))
-
-
 @main.command()
 @click.argument("texts", nargs=-1)
 @_options
@@ -166,8 +217,7 @@ def _emit(
     help="Below this top probability, answer 'und'.",
 )
 @click.option("--only", help="Comma-separated labels to choose from, e.g. en,es,fr.")
-@click.option("--input", "input_path", help="File with one text per line, or - for stdin.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per input.")
+@_stream_options
 def langid(
     texts: tuple[str, ...],
     bundle: str | None,
@@ -177,21 +227,31 @@ def langid(
     k: int,
     threshold: float,
     only: str | None,
-    input_path: str | None,
+    field: str | None,
+    on_error: str,
     as_json: bool,
+    **io: Any,
 ) -> None:
-    """Identify the language of each text.
+    """Identify the language of each text: TEXT arguments, or lines of --input / stdin, answered
+    as they are read (any size; --workers for more cores).
 
     Example: bowgram langid "Yo creo que sí"   (prints: es 0.77…)
     """
-    from .loader import load
     from .tasks.langid import MAX_CHARS
 
-    inputs = _read_inputs(texts, input_path)
-    identifier = load(bundle, task="langid", backend=backend, threads=threads, precision=precision)
     languages = [x.strip() for x in only.split(",") if x.strip()] if only else None
-    answers = identifier.predict(inputs, k=k, threshold=threshold, languages=languages)
-    _emit(inputs, answers, "label", as_json, max_chars=MAX_CHARS)
+    job = streaming.Job(
+        task="langid",
+        load={"path": bundle, "backend": backend, "threads": threads, "precision": precision},
+        predict={"k": k, "threshold": threshold, "languages": languages},
+        fmt="json" if as_json and io["fmt"] == "text" else io["fmt"],
+        field=field,
+        answer_key="langid",
+        name_key="label",
+        on_error=on_error,
+        max_chars=MAX_CHARS,
+    )
+    _answer(texts, job, io)
 
 
 @main.command("next-word")
@@ -199,8 +259,7 @@ def langid(
 @_options
 @click.option("-k", type=click.IntRange(min=1), default=5, show_default=True, help="Words per context.")
 @click.option("--prefix", help="Only words starting with this (completion of a half-typed word).")
-@click.option("--input", "input_path", help="File with one context per line, or - for stdin.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per input.")
+@_stream_options
 def next_word(
     texts: tuple[str, ...],
     bundle: str | None,
@@ -209,18 +268,26 @@ def next_word(
     precision: str,
     k: int,
     prefix: str | None,
-    input_path: str | None,
+    field: str | None,
+    on_error: str,
     as_json: bool,
+    **io: Any,
 ) -> None:
-    """Predict the next word after each context.
+    """Predict the next word after each context: TEXT arguments, or lines of --input / stdin.
 
     Example: bowgram next-word "to be or not to" -k 5
     """
-    from .loader import load
-
-    inputs = _read_inputs(texts, input_path)
-    predictor = load(bundle, task="nextword", backend=backend, threads=threads, precision=precision)
-    _emit(inputs, predictor.predict(inputs, k=k, prefix=prefix), "word", as_json)
+    job = streaming.Job(
+        task="nextword",
+        load={"path": bundle, "backend": backend, "threads": threads, "precision": precision},
+        predict={"k": k, "prefix": prefix},
+        fmt="json" if as_json and io["fmt"] == "text" else io["fmt"],
+        field=field,
+        answer_key="next_word",
+        name_key="word",
+        on_error=on_error,
+    )
+    _answer(texts, job, io)
 
 
 @main.command()

@@ -10,6 +10,8 @@ module here, its training half under `export/`, and one line to `_MODULES`.
 from __future__ import annotations
 
 import importlib
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,16 @@ class Predictor:
         self._shapes = {s.name: tuple(self.sizes.get(a, -1) for a in s.axes[1:]) for s in contract.outputs}
         self._prepare()  # vocabulary work first, freed before the engine allocates: a lower peak
         self.backend = open_model(bundle, backend, precision, threads) if isinstance(backend, str) else backend
+        self._opened = (backend, threads) if isinstance(backend, str) else None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as (bundle path, options): the other side loads the bundle itself, once per
+        process (`reload`), which is how a predictor travels to Spark executors and Ray workers.
+        The path must name the same bundle there (a shared or copied folder)."""
+        if self._opened is None:
+            raise TypeError("a predictor built on an already loaded engine cannot be pickled; load() it by path")
+        backend, threads = self._opened
+        return reload, (os.path.abspath(self.bundle.path), self.task, backend, self.precision, threads)
 
     def _prepare(self) -> None:
         """Read and check the task's own files and manifest fields."""
@@ -94,6 +106,22 @@ class Predictor:
                     f"({len(ids)}, {', '.join('any' if e == -1 else str(e) for e in expected)})"
                 )
         return {name: outputs[name] for name in names}
+
+
+_RELOADED: dict[tuple[Any, ...], Predictor] = {}
+_RELOAD_LOCK = threading.Lock()
+
+
+def reload(path: str, task: str, backend: str, precision: str, threads: int) -> Predictor:
+    """The predictor a pickle names, loaded once per process and shared (predictors are
+    thread-safe), so a job that ships it with every task still loads the bundle only once."""
+    key = (path, task, backend, precision, threads)
+    with _RELOAD_LOCK:
+        if key not in _RELOADED:
+            from ..loader import load
+
+            _RELOADED[key] = load(path, task=task, backend=backend, threads=threads, precision=precision)
+        return _RELOADED[key]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,139 @@
+"""Columnar inputs and outputs through pyarrow (the `[data]` extra, imported only here): a
+Parquet or CSV file's text column answered batch by batch, every other column kept, and the
+answers as columns: `<key>` (the best label or word) and `<key>_prob`, or with k > 1 a list of
+{label|word, prob} per row (JSON text in CSV, which has no lists). Also `answer_columns`, the
+same columns for an in-memory pyarrow array or pandas Series, for Spark and Ray adapters."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from .errors import InputError
+from .streaming import Job, Output, Report, ordered_map, start_worker
+
+BATCH_ROWS = 8192
+
+
+def pyarrow() -> Any:
+    try:
+        import pyarrow as pa
+    except ImportError:
+        raise InputError("Parquet and CSV need pyarrow: pip install 'bowgram[data]'") from None
+    return pa
+
+
+def answer_texts(texts: list[str]) -> list[list[tuple[str, float]]]:
+    """Answers for a list of texts in a worker started with `streaming.start_worker`."""
+    from . import streaming
+
+    job = streaming._JOB
+    assert job is not None, "start_worker() first"
+    return list(streaming._PREDICTOR.predict(texts, **job.predict)) if texts else []
+
+
+def answer_names(task: str) -> tuple[str, str]:
+    """(column of the answer, key of a label or word in it) for a task."""
+    return ("langid", "label") if task == "langid" else ("next_word", "word")
+
+
+def answer_columns(predictor: Any, texts: Any, key: str, name_key: str, **options: Any) -> dict[str, Any]:
+    """`{key: labels, key_prob: probabilities}` (k = 1) or `{key: [[{name_key, prob}, …], …]}` as
+    pyarrow arrays, for a pyarrow array / pandas Series / list of texts (nulls answer as "")."""
+    pa = pyarrow()
+    options = {"k": 1, **options}
+    values = texts.to_pylist() if hasattr(texts, "to_pylist") else list(texts)
+    answers = predictor.predict(["" if t is None else t for t in values], **options) if values else []
+    return _columns(pa, answers, key, name_key, options["k"], as_json=False)
+
+
+def _columns(
+    pa: Any, answers: list[list[tuple[str, float]]], key: str, name_key: str, k: int, as_json: bool
+) -> dict[str, Any]:
+    if k == 1:
+        names = pa.array([a[0][0] if a else None for a in answers], pa.string()).dictionary_encode()
+        probs = pa.array([a[0][1] if a else None for a in answers], pa.float64())
+        return {key: names, f"{key}_prob": probs}
+    rows = [[{name_key: n, "prob": p} for n, p in a] for a in answers]
+    if as_json:
+        return {key: pa.array([json.dumps(r, ensure_ascii=False) for r in rows], pa.string())}
+    kind = pa.list_(pa.struct([(name_key, pa.string()), ("prob", pa.float64())]))
+    return {key: pa.array(rows, kind)}
+
+
+def run_table(job: Job, path: str | None, output: str | None, fmt: str, workers: int) -> Report:
+    """Answer the `job.field` column of a Parquet/CSV file into `output` (same format)."""
+    pa = pyarrow()
+    if path in (None, "-") or output is None:
+        raise InputError(f"--format {fmt} reads --input FILE and writes --output FILE")
+    if not os.path.isfile(path):
+        raise InputError(f"cannot read --input {path}: no such file")
+    column = job.field
+    batches = _batches(pa, path, fmt)
+    first = next(batches, None)
+    schema = first.schema if first is not None else None
+    if schema is not None and column not in schema.names:
+        raise InputError(f"{path} has no column {column!r} (columns: {', '.join(schema.names)})")
+    out = Output(output)
+    report, writer, ok = Report(), None, False
+    in_flight: deque[Any] = deque()  # batches whose answers are being computed, in order
+
+    def items() -> Iterator[tuple[list[str]]]:
+        for batch in _chain([first] if first is not None else [], batches):
+            in_flight.append(batch)
+            yield (["" if t is None else str(t) for t in batch.column(column).to_pylist()],)
+
+    try:
+        for answers in ordered_map(answer_texts, items(), job, workers):
+            table = pa.Table.from_batches([in_flight.popleft()])
+            k = job.predict.get("k", 1)
+            for name, array in _columns(pa, answers, job.answer_key, job.name_key, k, fmt == "csv").items():
+                if pa.types.is_dictionary(array.type) and fmt == "csv":
+                    array = array.cast(pa.string())  # CSV has no dictionary type
+                table = table.append_column(name, array)
+            writer = writer or _writer(pa, out.file, fmt, table.schema)
+            writer.write_table(table)
+            report.add(len(answers), [])
+        if writer is not None:
+            writer.close()
+        ok = True
+    except (pa.ArrowInvalid, pa.ArrowException) as exc:
+        raise InputError(f"{path}: cannot read it as {fmt}: {exc}") from None
+    finally:
+        out.close(ok)
+    return report
+
+
+def _chain(first: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    yield from first
+    yield from rest
+
+
+def _batches(pa: Any, path: str, fmt: str) -> Iterator[Any]:
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
+        else:
+            import pyarrow.csv as pcsv
+
+            yield from pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 20))
+    except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: cannot read it as {fmt}: {exc}") from None
+
+
+def _writer(pa: Any, sink: Any, fmt: str, schema: Any) -> Any:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetWriter(sink, schema)
+    import pyarrow.csv as pcsv
+
+    return pcsv.CSVWriter(sink, schema)
+
+
+__all__ = ["answer_columns", "answer_names", "run_table", "start_worker"]
