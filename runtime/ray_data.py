@@ -5,7 +5,8 @@
     from bowgram.runtime.ray_data import Predict
     ds = ray.data.read_parquet("texts/")
     ds = ds.map_batches(Predict, fn_constructor_kwargs={"task": "langid", "column": "text"},
-                        concurrency=2, batch_format="pyarrow", batch_size=4096)
+                        compute=ray.data.ActorPoolStrategy(size=2), batch_format="pyarrow",
+                        batch_size=4096)
 
 Each actor loads the bundle once, in its constructor. Columns added: `langid` and `langid_prob`
 (k = 1), or `langid` as a list of {label, prob} (k > 1); `next_word`, `next_word_prob` likewise.

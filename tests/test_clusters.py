@@ -57,7 +57,11 @@ def test_ray_data_map_batches_on_local_ray(texts):
     try:
         ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(texts)])
         out = ds.map_batches(
-            Predict, fn_constructor_kwargs={"task": "langid"}, concurrency=2, batch_format="pyarrow", batch_size=512
+            Predict,
+            fn_constructor_kwargs={"task": "langid"},
+            compute=ray.data.ActorPoolStrategy(size=2),
+            batch_format="pyarrow",
+            batch_size=512,
         )
         rows = sorted(out.take_all(), key=lambda r: r["id"])
         assert [r["text"] for r in rows] == texts  # other columns kept
