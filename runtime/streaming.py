@@ -40,7 +40,7 @@ CHUNK_BYTES = 1 << 18  # lines per chunk: about 256 KB of them (some 6,000 dev s
 MAX_LINE_BYTES = 1 << 24  # a longer line is an error (memory stays bounded)
 IN_FLIGHT_PER_WORKER = 2
 ON_ERROR = ("error", "skip", "replace")
-_OPENERS: dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
+_OPENERS: dict[str, Callable[[IO[bytes]], Any]] = {
     ".gz": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
     ".bz2": lambda raw: bz2.BZ2File(raw),
     ".xz": lambda raw: lzma.LZMAFile(raw),
