@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__, interrupt, streaming
+from . import __version__, interrupt, streaming, tasks
 from .errors import BowgramError, InputError, missing_torch
 
 COMMAND_GROUP = "bowgram.commands"
@@ -246,8 +246,8 @@ def langid(
         predict={"k": k, "threshold": threshold, "languages": languages},
         fmt="json" if as_json and io["fmt"] == "text" else io["fmt"],
         field=field,
-        answer_key="langid",
-        name_key="label",
+        answer_key=tasks.get("langid").answer[0],
+        name_key=tasks.get("langid").answer[1],
         on_error=on_error,
         max_chars=MAX_CHARS,
     )
@@ -283,8 +283,8 @@ def next_word(
         predict={"k": k, "prefix": prefix},
         fmt="json" if as_json and io["fmt"] == "text" else io["fmt"],
         field=field,
-        answer_key="next_word",
-        name_key="word",
+        answer_key=tasks.get("nextword").answer[0],
+        name_key=tasks.get("nextword").answer[1],
         on_error=on_error,
     )
     _answer(texts, job, io)

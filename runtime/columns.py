@@ -37,7 +37,9 @@ def answer_texts(texts: list[str]) -> list[list[tuple[str, float]]]:
 
 def answer_names(task: str) -> tuple[str, str]:
     """(column of the answer, key of a label or word in it) for a task."""
-    return ("langid", "label") if task == "langid" else ("next_word", "word")
+    from . import tasks
+
+    return tasks.get(task).answer
 
 
 def answer_columns(predictor: Any, texts: Any, key: str, name_key: str, **options: Any) -> dict[str, Any]:

@@ -119,15 +119,16 @@ class Featurizer:
         self._table_failed = False
         self._form = normal_form(spec.normalization)
 
-    def _letters(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Collapsed code points of the batch: words separated by one boundary (32).
+    def _letters(self, texts: list[str], folded: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Collapsed code points of the batch: words separated by one boundary (32). `folded`:
+        the texts are folded already (words from `words()`): they are not folded again.
 
         Returns (codepoints, is_boundary, text_index) over the kept positions.
         """
         joined = "\0" + "\0".join(texts) + "\0"
         if joined.count("\0") != len(texts) + 1:  # a text holds NUL: it is a boundary anyway
             joined = "\0" + "\0".join(t.replace("\0", " ") for t in texts) + "\0"
-        cp = charclass.codepoints(charclass.fold(joined, self._form, self.spec.casefold))
+        cp = charclass.codepoints(joined if folded else charclass.fold(joined, self._form, self.spec.casefold))
         text_index = np.cumsum(cp == 0) - 1  # a separator belongs to the text after it
         letter = _is_letter(cp)
         keep = letter.copy()
@@ -143,8 +144,9 @@ class Featurizer:
             out[t].append(word)
         return out
 
-    def __call__(self, texts: list[str]) -> Features:
-        cps, is_b, tix = self._letters(texts)
+    def __call__(self, texts: list[str], folded: bool = False) -> Features:
+        """The ids of each text (`folded`: of each already folded text, e.g. a word of `words()`)."""
+        cps, is_b, tix = self._letters(texts, folded)
         parts_ids, parts_tix = [], []
         if self.word_features:
             table = self._word_table() if len(cps) >= TABLE_MIN_CHARS else None

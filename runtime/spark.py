@@ -32,8 +32,7 @@ def predict_udf(task: str = "langid", bundle: str | None = None, **options: Any)
     opened = {key: options.pop(key) for key in ("backend", "precision", "threads") if key in options}
     predictor = load(bundle, task=task, **opened)
     predictor.predict(["warm up"], **options)  # bad options fail here, on the driver
-    name, k = answer_names(task)[1], options.get("k", 1 if task == "langid" else 5)
-    options["k"] = k
+    name, k = answer_names(task)[1], options.setdefault("k", 1)
     item = f"struct<{name}: string, prob: double>"
 
     def best(texts):  # type: ignore[no-untyped-def]

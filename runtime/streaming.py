@@ -190,8 +190,8 @@ def answer_chunk(chunk: bytes, first_line: int) -> tuple[bytes, int, list[str]]:
         except (UnicodeDecodeError, ValueError) as exc:
             why = "not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
             if job.on_error == "error":
-                hint = " (--on-error skip|replace to go on)"
-                raise InputError(f"line {number}: {why}{hint}") from None
+                hint = "; convert it first (e.g. iconv -f latin1 -t utf-8)" if why == "not valid UTF-8" else ""
+                raise InputError(f"line {number}: {why}{hint}, or pass --on-error skip|replace") from None
             skipped.append(f"line {number}: {why}")
             continue
         texts.append(text)

@@ -109,7 +109,7 @@ def test_invalid_utf8_is_rejected_with_exit_2(runner, tutorial_bundles, tmp_path
         result = runner.invoke(main, args + ["--input", str(tmp_path / "bad.txt")])
     else:
         result = runner.invoke(main, args, input=raw)
-    assert result.exit_code == 2 and "not valid UTF-8 (line 2)" in result.output
+    assert result.exit_code == 2 and "line 2: not valid UTF-8" in result.output
     assert "Traceback" not in result.output
 
 

@@ -38,7 +38,7 @@ def test_langid_input_file_and_only(runner, tutorial_bundles, tmp_path):
 
 def test_invalid_utf8_on_stdin_exits_2(runner, tutorial_bundles):
     result = runner.invoke(main, ["langid", "--bundle", str(tutorial_bundles["langid"])], input=b"caf\xe9\n")
-    assert result.exit_code == 2 and "not valid UTF-8 (line 1)" in result.output
+    assert result.exit_code == 2 and "line 1: not valid UTF-8" in result.output
 
 
 def test_next_word_and_generate(runner, tutorial_bundles):

@@ -424,10 +424,12 @@ def test_12_a_huge_text_is_read_up_to_max_chars_and_says_so(tutorial_bundles, ru
     monkeypatch.setattr(
         identifier.featurizer.__class__,
         "__call__",
-        lambda self, texts: lengths.append(max(map(len, texts))) or featurize(self, texts),
+        lambda self, texts, folded=False: lengths.append(max(map(len, texts))) or featurize(self, texts, folded),
     )
     huge = "Give it to me " * 200_000  # 2.8 MB
     assert identifier.predict(huge)[0][0] == "ENGLISH" and max(lengths) <= MAX_CHARS
+    assert identifier.predict([huge] * 40)[0][0][0] == "ENGLISH" and max(lengths) <= MAX_CHARS  # the model path
+    assert identifier.units(huge) == identifier.units(huge[:MAX_CHARS])  # the word path reads as far
     monkeypatch.undo()
     result = runner.invoke(
         main, ["langid", "--json", "--bundle", str(tutorial_bundles["langid"])], input=(huge + "\nno creo\n").encode()

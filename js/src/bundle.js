@@ -50,7 +50,9 @@ export async function loadPredictor(source, ort, { precision = 'fp32', sessionOp
     vocab: json(await readChecked(source, files.vocab), files.vocab.path),
     labels: files.labels ? json(await readChecked(source, files.labels), files.labels.path) : null,
   };
-  const session = await ort.InferenceSession.create(await readChecked(source, model), sessionOptions);
+  // int8 weights (DequantizeLinear on initializers) are folded to float32 once, at load
+  const options = { ...sessionOptions, extra: { ...sessionOptions.extra, session: { disable_quant_qdq: '1', ...sessionOptions.extra?.session } } };
+  const session = await ort.InferenceSession.create(await readChecked(source, model), options);
   return new PREDICTORS[manifest.task](bundle, session);
 }
 

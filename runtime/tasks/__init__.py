@@ -132,6 +132,7 @@ class Task:
     evaluate: Callable[[Any, Path], dict[str, Any]]  # `bowgram eval`: predictor, data file -> metrics
     metrics_table: Callable[[dict[str, Any]], str]  # those metrics for people
     data_help: str  # what `bowgram eval --data` and `bowgram train --data` take for this task
+    answer: tuple[str, str]  # columns and JSON: (the answer's key, the key of a label/word in it)
     trainer: str  # "module:attribute" of the training half, imported by bowgram.export only
 
 

@@ -8,6 +8,7 @@ behind a backend, numpy in and numpy out.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,9 +20,10 @@ from .. import charclass
 from ..contract import Contract, TensorSpec
 from ..corpus import read_labelled, short_spans
 from ..errors import BundleError, InputError
-from ..featurizer import Featurizer, FeaturizerSpec
+from ..featurizer import Features, Featurizer, FeaturizerSpec
 from ..inputs import as_batch
 from ..padding import pad, pad_chunks
+from ..word_scores import WordScores, split_words
 from . import Predictor, Task
 
 UNDETERMINED = "und"
@@ -29,6 +31,7 @@ UNDETERMINED = "und"
 # (~2 MB of float32 intermediates, cache-sized) ran 1.3 µs a text, 128-row calls 3.0 µs
 MAX_CELLS = 1 << 14
 CHUNK = 256  # most rows per backend call; rows are sorted by length first, so padding stays small
+SMALL_BATCH = 16  # up to this many texts are split into words one by one (numpy's fixed costs dominate)
 MAX_CHARS = 100_000  # a longer text is identified by its first MAX_CHARS characters (JSON output says so)
 SHORT_SEED = 12345  # fixed, so every eval of the same file cuts the same spans
 
@@ -63,6 +66,10 @@ class LanguageIdentifier(Predictor):
                 f"(labels {sizes['labels']} vs {recorded['labels']}, ids {sizes['ids']} vs {recorded['ids']})"
             )
         self._index = {label: i for i, label in enumerate(self.labels)}
+        # the sum-over-words path (word_scores.py) holds for a model linear up to its log-softmax
+        self._linear = manifest.model.get("architecture") == "bow-classifier" and manifest.model.get("hidden") == 0
+        self._word_scores: WordScores | None = None
+        self._word_scores_lock = threading.Lock()
 
     def input_ids(self, text: str) -> list[int]:
         return self.featurizer([text[:MAX_CHARS]]).row(0)
@@ -75,10 +82,58 @@ class LanguageIdentifier(Predictor):
 
     def log_probs(self, texts: Sequence[str]) -> np.ndarray:
         """Log-probabilities [n, labels]; rows of texts without letters are NaN. A text is read up to
-        its first MAX_CHARS characters: memory stays bounded whatever its length."""
-        features = self.featurizer([t[:MAX_CHARS] for t in texts])
-        lengths = features.lengths()
+        its first MAX_CHARS characters: memory stays bounded whatever its length.
+
+        A linear model answers as a sum of cached per-word scores (`word_scores.py`), the model
+        running only for words it has not seen yet; any other through `model_log_probs`."""
+        if not self._linear:
+            return self.model_log_probs(texts)
+        spec = self.featurizer.spec
+        if len(texts) <= SMALL_BATCH:
+            words = [split_words(t[:MAX_CHARS], spec.normalization, spec.casefold) for t in texts]
+        else:
+            words = self.featurizer.words([t[:MAX_CHARS] for t in texts])
+        counts = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
         out = np.full((len(texts), len(self.labels)), np.nan, dtype=np.float32)
+        if not counts.any():
+            return out
+        scores = self.word_scores()
+        vectors = scores.vectors([w for ws in words for w in ws])  # [all words, labels]; NaN: a word without ids
+        rows = np.flatnonzero(counts)
+        starts = (np.cumsum(counts) - counts)[rows]
+        has_ids = ~np.isnan(vectors[:, 0])
+        if not has_ids.all():  # such words add nothing; a text of only such words has no ids: NaN
+            vectors[~has_ids] = 0.0
+            rows, starts = rows[np.add.reduceat(has_ids, starts) > 0], starts[np.add.reduceat(has_ids, starts) > 0]
+            if not len(rows):
+                return out
+        sums = np.add.reduceat(vectors, starts, axis=0) if len(rows) > 1 else vectors.sum(axis=0, keepdims=True)
+        logits = sums + scores.base
+        logits -= logits.max(axis=1, keepdims=True)
+        logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        out[rows] = logits
+        return out
+
+    def word_scores(self) -> WordScores:
+        """The per-word score cache, made on first use (it runs the model once, on padding alone)."""
+        with self._word_scores_lock:
+            if self._word_scores is None:
+                base = np.asarray(self.run(np.zeros((1, 1), dtype=np.int64))[0], dtype=np.float64)
+                self._word_scores = WordScores(base, self._score_words)
+            return self._word_scores
+
+    def _score_words(self, words: list[str]) -> np.ndarray:
+        """The model's log-probabilities for each folded word alone; NaN for a word without ids."""
+        return self._run_features(self.featurizer(words, folded=True)).astype(np.float64)
+
+    def model_log_probs(self, texts: Sequence[str]) -> np.ndarray:
+        """`log_probs` through the model on every text's ids (what the word path must equal)."""
+        return self._run_features(self.featurizer([t[:MAX_CHARS] for t in texts]))
+
+    def _run_features(self, features: Features) -> np.ndarray:
+        """The model on each row of ids (sorted by length, chunked); rows without ids are NaN."""
+        lengths = features.lengths()
+        out = np.full((len(lengths), len(self.labels)), np.nan, dtype=np.float32)
         order = np.argsort(lengths, kind="stable")  # similar lengths together: little padding
         order = order[lengths[order] > 0]
         counts = self._chunks(lengths[order])
@@ -115,6 +170,9 @@ class LanguageIdentifier(Predictor):
         if not 0.0 <= threshold <= 1.0:
             raise InputError(f"threshold must be between 0 and 1, got {threshold}")
         allowed = self._allowed(languages)
+        if k == 1 and allowed is None and self._linear and len(batch) <= SMALL_BATCH:  # the one-text path
+            results = [self._best(text, threshold) for text in batch]
+            return results[0] if single else results
         log_probs = self.log_probs(batch)
         if allowed is not None:
             log_probs = log_probs[:, allowed]
@@ -134,6 +192,24 @@ class LanguageIdentifier(Predictor):
         else:
             results = [self._answer(ids, ps, names, threshold) for ids, ps in zip(top.tolist(), top_p.tolist())]
         return results[0] if single else results
+
+    def _best(self, text: str, threshold: float) -> list[tuple[str, float]]:
+        """The best label of one text from its words' cached scores, in the fewest numpy steps:
+        p(best) = 1 / Σ exp(logit − logit(best))."""
+        spec = self.featurizer.spec
+        words = split_words(text[:MAX_CHARS], spec.normalization, spec.casefold)
+        if not words:
+            return [(UNDETERMINED, 1.0)]
+        scores = self.word_scores()
+        vectors = scores.vectors(words)
+        if np.isnan(vectors[:, 0]).any():  # words without ids (a model without n-grams) add nothing
+            vectors = vectors[~np.isnan(vectors[:, 0])]
+            if not len(vectors):
+                return [(UNDETERMINED, 1.0)]
+        logits = scores.base + (vectors[0] if len(vectors) == 1 else vectors.sum(axis=0))
+        best = int(logits.argmax())
+        p = 1.0 / float(np.exp(logits - logits[best]).sum())
+        return [(self.labels[best], p)] if p >= threshold else self._answer([best], [p], self.labels, threshold)
 
     def _allowed(self, languages: Sequence[str] | None) -> np.ndarray | None:
         if languages is None:
@@ -254,5 +330,6 @@ TASK = Task(
     evaluate=evaluate,
     metrics_table=metrics_table,
     data_help="TSV 'label<TAB>text' or fastText '__label__xx text' lines (.gz read too)",
+    answer=("langid", "label"),
     trainer="bowgram.export.langid_training:TRAINING",
 )

@@ -242,5 +242,6 @@ TASK = Task(
     evaluate=evaluate,
     metrics_table=metrics_table,
     data_help="a UTF-8 text file; blank lines separate paragraphs",
+    answer=("next_word", "word"),
     trainer="bowgram.export.nextword_training:TRAINING",
 )
