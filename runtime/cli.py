@@ -155,7 +155,7 @@ def _answer(texts: tuple[str, ...], job: streaming.Job, io: dict[str, Any]) -> N
         if input_path or fmt != "text":
             raise InputError("give TEXT arguments or --input, not both")
         predictor = load(task=job.task, **job.load)
-        answers = predictor.predict(list(texts), **job.predict)
+        answers = getattr(predictor, job.method)(list(texts), **job.predict)
         out = streaming.Output(output_path)
         ok = False
         try:
@@ -166,6 +166,8 @@ def _answer(texts: tuple[str, ...], job: streaming.Job, io: dict[str, Any]) -> N
             out.close(ok)
         return
     if fmt in ("parquet", "csv"):
+        if job.method != "predict":
+            raise InputError(f"--format {fmt} writes labels; --segments and --shares write text or JSON")
         from .columns import run_table
 
         report = run_table(job, input_path, output_path, fmt, count)
@@ -217,6 +219,19 @@ def _options(fn: Callable[..., None]) -> Callable[..., None]:
     help="Below this top probability, answer 'und'.",
 )
 @click.option("--only", help="Comma-separated labels to choose from, e.g. en,es,fr.")
+@click.option(
+    "--segments",
+    is_flag=True,
+    help="Which languages, where: 'label start-end prob' per segment (character offsets of the text).",
+)
+@click.option("--shares", is_flag=True, help="The share of each language in the text (by characters of its segments).")
+@click.option(
+    "--switch-cost",
+    type=click.FloatRange(min=0),
+    default=7.0,
+    show_default=True,
+    help="--segments/--shares: how much evidence a change of language needs.",
+)
 @_stream_options
 def langid(
     texts: tuple[str, ...],
@@ -227,6 +242,9 @@ def langid(
     k: int,
     threshold: float,
     only: str | None,
+    segments: bool,
+    shares: bool,
+    switch_cost: float,
     field: str | None,
     on_error: str,
     as_json: bool,
@@ -240,10 +258,19 @@ def langid(
     from .tasks.langid import MAX_CHARS
 
     languages = [x.strip() for x in only.split(",") if x.strip()] if only else None
+    if segments and shares:
+        raise InputError("give --segments or --shares, not both")
+    method = "segments" if segments else "shares" if shares else "predict"
+    options = (
+        {"k": k, "threshold": threshold, "languages": languages}
+        if method == "predict"
+        else {"switch_cost": switch_cost}
+    )
     job = streaming.Job(
         task="langid",
         load={"path": bundle, "backend": backend, "threads": threads, "precision": precision},
-        predict={"k": k, "threshold": threshold, "languages": languages},
+        predict=options,
+        method=method,
         fmt="json" if as_json and io["fmt"] == "text" else io["fmt"],
         field=field,
         answer_key=tasks.get("langid").answer[0],

@@ -30,9 +30,7 @@ def answer_texts(texts: list[str]) -> list[list[tuple[str, float]]]:
     """Answers for a list of texts in a worker started with `streaming.start_worker`."""
     from . import streaming
 
-    job = streaming._JOB
-    assert job is not None, "start_worker() first"
-    return list(streaming._PREDICTOR.predict(texts, **job.predict)) if texts else []
+    return streaming.answer(texts)
 
 
 def answer_names(task: str) -> tuple[str, str]:

@@ -61,6 +61,7 @@ class Job:
     name_key: str = "label"  # "label" or "word" in JSON answers
     on_error: str = "error"
     max_chars: int | None = None  # texts longer than this are marked "truncated" in JSON
+    method: str = "predict"  # the predictor's method that answers a list of texts: predict, segments, shares
 
 
 @dataclass
@@ -196,9 +197,16 @@ def answer_chunk(chunk: bytes, first_line: int) -> tuple[bytes, int, list[str]]:
             continue
         texts.append(text)
         payloads.append(payload)
-    answers = _PREDICTOR.predict(texts, **job.predict) if texts else []
+    answers = answer(texts)
     out = [_format(job, text, payload, answer) for text, payload, answer in zip(texts, payloads, answers)]
     return ("".join(out)).encode("utf-8"), len(lines), skipped
+
+
+def answer(texts: list[str]) -> list[Any]:
+    """This worker's answers for a list of texts (the job's method and options)."""
+    job = _JOB
+    assert job is not None and _PREDICTOR is not None, "start_worker() first"
+    return list(getattr(_PREDICTOR, job.method)(texts, **job.predict)) if texts else []
 
 
 def _json_text(line: str, key: str | None) -> tuple[dict[str, Any], str]:
@@ -215,14 +223,24 @@ def _json_text(line: str, key: str | None) -> tuple[dict[str, Any], str]:
     return obj, obj[key]
 
 
-def _format(job: Job, text: str, payload: dict[str, Any] | None, answer: list[tuple[str, float]]) -> str:
-    if job.fmt == "text":
+def _format(job: Job, text: str, payload: dict[str, Any] | None, answer: list[Any]) -> str:
+    if job.method == "segments":  # (start, end, label, probability) over offsets of the text
+        if job.fmt == "text":  # "und" alone: no letters, no segment
+            return "\t".join(f"{label} {a}-{b} {p:.4f}" for a, b, label, p in answer) + "\n" if answer else "und\n"
+        items = [
+            {"start": a, "end": b, job.name_key: label, "prob": round(p, 6), "text": text[a:b]}
+            for a, b, label, p in answer
+        ]
+    elif job.fmt == "text":
         return "\t".join(f"{name} {p:.4f}" for name, p in answer) + "\n"
-    items = [{job.name_key: name, "prob": round(p, 6)} for name, p in answer]
+    else:
+        value = "share" if job.method == "shares" else "prob"
+        items = [{job.name_key: name, value: round(p, 6)} for name, p in answer]
     if job.fmt == "jsonl":
         assert payload is not None
         return json.dumps({**payload, job.answer_key: items}, ensure_ascii=False) + "\n"
-    row: dict[str, Any] = {"text": text, "predictions": items}
+    key = {"segments": "segments", "shares": "shares"}.get(job.method, "predictions")
+    row: dict[str, Any] = {"text": text, key: items}
     if job.max_chars is not None and len(text) > job.max_chars:
         row["truncated"] = True
     return json.dumps(row, ensure_ascii=False) + "\n"

@@ -8,7 +8,9 @@ behind a backend, numpy in and numpy out.
 
 from __future__ import annotations
 
+import re
 import threading
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,10 +25,13 @@ from ..errors import BundleError, InputError
 from ..featurizer import Features, Featurizer, FeaturizerSpec
 from ..inputs import as_batch
 from ..padding import pad, pad_chunks
+from ..segmenter import segment
 from ..word_scores import WordScores, split_words
 from . import Predictor, Task
 
 UNDETERMINED = "und"
+SWITCH_COST = 7.0  # segments: logit units a change of language must win (chosen on mixes of training sentences)
+MIN_WORDS = 1  # segments: shorter ones join a neighbour (1: none; the switch cost already guards)
 # rows × padded width per backend call. Measured with onnxruntime on the dev set: 2^14 cells
 # (~2 MB of float32 intermediates, cache-sized) ran 1.3 µs a text, 128-row calls 3.0 µs
 MAX_CELLS = 1 << 14
@@ -211,6 +216,82 @@ class LanguageIdentifier(Predictor):
         p = 1.0 / float(np.exp(logits - logits[best]).sum())
         return [(self.labels[best], p)] if p >= threshold else self._answer([best], [p], self.labels, threshold)
 
+    def segments(self, texts: str | Sequence[str], switch_cost: float = SWITCH_COST, min_words: int = MIN_WORDS) -> Any:
+        """Which languages, where: (start, end, label, probability) over character offsets of each
+        text itself, covering its words; adjacent words of one language in one segment.
+
+        Each word scores every label by its part of the model's logits (`word_scores.py`); a
+        Viterbi pass picks a label per word, paying `switch_cost` per change of language; then
+        segments shorter than `min_words` words join a neighbour. A segment's probability is
+        the model's on that segment alone. A text of any length is read MAX_CHARS at a time.
+        Labels that are never among a word's best three (nor the text's best five) are not
+        considered. A single string gives a single list; a list gives a list of lists (the new
+        words of all of them go through the model together).
+        """
+        batch, single = as_batch(texts)
+        if not self._linear:
+            raise InputError("segments need a model without a hidden layer (sum of word scores)")
+        if switch_cost < 0 or min_words < 1:
+            raise InputError("switch_cost must be >= 0 and min_words >= 1")
+        spec, scores = self.featurizer.spec, self.word_scores()
+        if len(batch) > 1:  # one model call for the new words of the whole batch
+            scores.vectors([w for t in batch for w in split_words(t[:MAX_CHARS], spec.normalization, spec.casefold)])
+        results = [self._segments(text, switch_cost, min_words) for text in batch]
+        return results[0] if single else results
+
+    def _segments(self, text: str, switch_cost: float, min_words: int) -> list[tuple[int, int, str, float]]:
+        spans, vectors = self._word_spans(text)
+        if not spans:
+            return []
+        base = self.word_scores().base
+        total = base + vectors.sum(axis=0)
+        top = min(3, vectors.shape[1])
+        candidates = np.union1d(np.argpartition(-vectors, top - 1, axis=1)[:, :top], np.argsort(-total)[:5])
+        out: list[tuple[int, int, str, float]] = []
+        for seg in segment(vectors[:, candidates], base[candidates], switch_cost, min_words):
+            first = seg.first if not out or out[-1][2] != self.labels[candidates[seg.label]] else out.pop()[4]
+            logits = base + vectors[first : seg.last + 1].sum(axis=0)
+            label = int(candidates[seg.label])
+            p = 1.0 / float(np.exp(logits - logits[label]).sum())
+            out.append((spans[first][0], spans[seg.last][1], self.labels[label], p, first))  # type: ignore[arg-type]
+        return [(a, b, label, p) for a, b, label, p, _ in out]  # type: ignore[misc]
+
+    def shares(self, texts: str | Sequence[str], **options: Any) -> Any:
+        """The share of each language in each text by characters of its segments, largest first
+        ([("und", 1.0)] for a text without letters); `options` are `segments`'."""
+        batch, single = as_batch(texts)
+        results = []
+        for segs in self.segments(batch, **options):
+            chars: Counter[str] = Counter()
+            for start, end, label, _ in segs:
+                chars[label] += end - start
+            total = sum(chars.values())
+            results.append([(label, n / total) for label, n in chars.most_common()] if total else [(UNDETERMINED, 1.0)])
+        return results[0] if single else results
+
+    def _word_spans(self, text: str) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """The runs of letters of `text` (offsets into it) that carry features, and each run's
+        summed word scores [runs, labels]; read MAX_CHARS characters at a time."""
+        spec, scores = self.featurizer.spec, self.word_scores()
+        spans: list[tuple[int, int]] = []
+        parts: list[np.ndarray] = []
+        for offset in range(0, len(text), MAX_CHARS):
+            window = text[offset : offset + MAX_CHARS]
+            runs = [(m.start() + offset, m.end() + offset) for m in _LETTER_RUN.finditer(window.translate(_LETTERISH))]
+            words = [split_words(text[a:b], spec.normalization, spec.casefold) for a, b in runs]
+            flat = [w for ws in words for w in ws]
+            if not flat:
+                continue
+            vectors = scores.vectors(flat)
+            counts = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+            keep = counts > 0
+            sums = np.add.reduceat(np.nan_to_num(vectors), (np.cumsum(counts) - counts)[keep], axis=0)
+            has_ids = np.add.reduceat(~np.isnan(vectors[:, 0]), (np.cumsum(counts) - counts)[keep]) > 0
+            kept = [run for run, k in zip(runs, keep) if k]
+            spans += [run for run, ok in zip(kept, has_ids) if ok]
+            parts.append(sums[has_ids])
+        return spans, np.concatenate(parts) if parts else np.zeros((0, len(self.labels)))
+
     def _allowed(self, languages: Sequence[str] | None) -> np.ndarray | None:
         if languages is None:
             return None
@@ -228,6 +309,21 @@ class LanguageIdentifier(Predictor):
         if probs[0] < threshold:
             return [(UNDETERMINED, 1.0 - probs[0])]
         return [(names[i], p) for i, p in zip(ids, probs)]
+
+
+class _Letterish(dict[int, str]):
+    """str.translate table for segments: "a" for a code point that folds to letters or marks
+    (ﬁ, ｆ, é), a space for the rest; looked up once per code point."""
+
+    def __missing__(self, cp: int) -> str:
+        folded = unicodedata.normalize("NFKC", chr(cp)).casefold()
+        value = "a" if any(charclass.category_class(ord(c)) in "LM" for c in folded) else " "
+        self[cp] = value
+        return value
+
+
+_LETTERISH = _Letterish()
+_LETTER_RUN = re.compile("a+")
 
 
 def evaluate(identifier: LanguageIdentifier, path: Path) -> dict[str, Any]:
