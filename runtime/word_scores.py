@@ -14,9 +14,11 @@ instead of hashing every character n-gram and a model call: what makes one text 
 fast. Answers equal the model's on the whole text up to float rounding (float32 log-probs
 summed in float64: within the bundle's tolerance; tests compare the two on every dev sentence).
 
-The cache is bounded (CAPACITY words, float64 rows: at most 27 MB for 104 labels), evicts the
+The cache is bounded (CAPACITY words, float32 rows: at most 27 MB for 104 labels), evicts the
 older half when full, and is shared by threads under a lock (model calls for new words run
-outside it).
+outside it). A text with a new word runs the model on the whole text, as without the cache; a
+word is scored only once it has been seen twice (most words of a corpus occur once: scoring
+them would cost more than it saves), in batches of SCORE_BATCH words.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import numpy as np
 
 from . import charclass
 
-CAPACITY = 1 << 15
+CAPACITY = 1 << 16
+SCORE_BATCH = 256  # words seen twice are scored together, this many at a time
 
 
 class _NonLetters(dict[int, str]):
@@ -45,13 +48,18 @@ class _NonLetters(dict[int, str]):
 _SPACES = _NonLetters()
 
 
-def split_words(text: str, normalization: str, casefold: bool) -> list[str]:
-    """The folded words of one text, as `Featurizer.words` finds them, without numpy (one text
+def fold_and_split(text: str, normalization: str, casefold: bool) -> tuple[str, list[str]]:
+    """The folded text and its words, as `Featurizer.words` finds them, without numpy (one text
     at a time is where numpy's fixed costs dominate)."""
     folded = unicodedata.normalize(normalization, text)  # type: ignore[arg-type]
     if casefold:
         folded = folded.casefold()
-    return folded.translate(_SPACES).split()
+    return folded, folded.translate(_SPACES).split()
+
+
+def split_words(text: str, normalization: str, casefold: bool) -> list[str]:
+    """The folded words of one text (see `fold_and_split`)."""
+    return fold_and_split(text, normalization, casefold)[1]
 
 
 class WordScores:
@@ -61,19 +69,58 @@ class WordScores:
 
     def __init__(self, base: np.ndarray, score: Callable[[list[str]], np.ndarray], capacity: int = CAPACITY):
         self.base, self._score, self.capacity = base, score, capacity
-        self._rows = np.zeros((capacity, len(base)), dtype=np.float64)  # pages are touched only when used
+        self._rows = np.zeros((capacity, len(base)), dtype=np.float32)  # pages are touched only when used
         self._index: dict[str, int] = {}
         self._free = list(range(capacity - 1, -1, -1))
         self._lock = threading.Lock()
+        self._seen_once: dict[str, None] = {}  # words missed once (bounded: cleared when full)
+        self._pending: dict[str, None] = {}  # words missed twice, to be scored
 
     def __len__(self) -> int:
         return len(self._index)
+
+    def cached(self, words: Sequence[str]) -> np.ndarray | None:
+        """u(word) for each word [len(words), labels] if every one is cached, else None."""
+        with self._lock:
+            try:
+                return self._rows[[self._index[w] for w in words]].astype(np.float64)
+            except KeyError:
+                return None
+
+    def missing(self, words: Sequence[str]) -> list[str]:
+        """The words not cached, once each, in order."""
+        index = self._index
+        return list(dict.fromkeys(w for w in words if w not in index))
+
+    def note(self, missed: Sequence[str]) -> list[str]:
+        """Record words a text missed; returns the words due for scoring (SCORE_BATCH of them
+        seen twice), which the caller scores and `add`s."""
+        with self._lock:
+            for word in missed:
+                if word in self._seen_once:
+                    self._pending[word] = None
+                elif len(self._seen_once) < 4 * self.capacity:
+                    self._seen_once[word] = None
+                else:
+                    self._seen_once.clear()
+            if len(self._pending) < SCORE_BATCH:
+                return []
+            due = list(self._pending)
+            self._pending.clear()
+            for word in due:
+                self._seen_once.pop(word, None)
+            return due
+
+    def add(self, words: Sequence[str], log_probs: np.ndarray) -> None:
+        """Cache words from the model's log-probabilities for each word alone [n, labels]."""
+        with self._lock:
+            self._insert(dict(zip(words, log_probs - self.base)))
 
     def vectors(self, words: Sequence[str]) -> np.ndarray:
         """u(word) for each word, in order: float64 [len(words), labels]."""
         with self._lock:  # the common case first: every word seen before
             try:
-                return self._rows[[self._index[w] for w in words]]
+                return self._rows[[self._index[w] for w in words]].astype(np.float64)
             except KeyError:
                 pass
         fresh: dict[str, np.ndarray] = {}

@@ -111,6 +111,14 @@ def test_parity_files_match_this_runtime(task):
     }
 
 
+def test_segments_parity_file_matches_this_runtime():
+    data = json.loads(gzip.open(PARITY / "segments.json.gz").read())
+    lid = load(ROOT / "artifacts" / data["bundle"], backend="onnx")
+    for record in data["records"][::4]:
+        got = lid.segments(record["text"])
+        assert [s[:3] for s in got] == [tuple(s[:3]) for s in record["segments"]], record["text"]
+
+
 def test_int8_answers_do_not_depend_on_the_batch():
     """Weights-only int8: a text's label and probability are the same alone or among 2,000 others
     (dynamic activation quantization changed 7 of 4,096 dev labels)."""

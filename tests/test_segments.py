@@ -25,7 +25,7 @@ def test_viterbi_finds_the_best_labelling():
         scores = rng.normal(size=(5, 3)) * 3
         cost = float(rng.uniform(0, 4))
 
-        def value(path):
+        def value(path, scores=scores, cost=cost):
             return sum(scores[t, y] for t, y in enumerate(path)) - cost * sum(a != b for a, b in zip(path, path[1:]))
 
         best = max(itertools.product(range(3), repeat=5), key=value)

@@ -41,6 +41,7 @@ def test_hard_texts_split_alike():
 @pytest.mark.parametrize("bundle", ["artifacts/langid", "tests/bundles/langid"])
 def test_the_word_sum_equals_the_model_on_whole_texts(bundle, dev_texts):
     lid = load(ROOT / bundle, backend="onnx")
+    lid.word_scores().vectors([w for ws in lid.featurizer.words(dev_texts) for w in ws])  # every word cached
     words_path = np.concatenate([lid.log_probs(dev_texts[i : i + 8]) for i in range(0, len(dev_texts), 8)])
     model_path = lid.model_log_probs(dev_texts)
     assert (np.isnan(words_path[:, 0]) == np.isnan(model_path[:, 0])).all()  # und for the same texts
@@ -51,6 +52,9 @@ def test_the_word_sum_equals_the_model_on_whole_texts(bundle, dev_texts):
 
 def test_one_text_answers_as_in_a_batch(dev_texts):
     lid = load(task="langid")
+    for _ in range(3):  # new words, then words seen twice (scored), then every word cached
+        alone = [lid.predict(text) for text in dev_texts[::11]]
+    assert len(lid.word_scores()) > 0
     together = lid.predict(dev_texts)  # the model path (a big batch)
     for text, answer in zip(dev_texts[::11], together[::11]):
         alone = lid.predict(text)  # the word path
@@ -62,7 +66,7 @@ def test_the_cache_is_bounded_and_answers_stay_right(dev_texts):
     reference = lid.predict(dev_texts[:300])
     scores = lid.word_scores()
     lid._word_scores = WordScores(scores.base, lid._score_words, capacity=64)  # evicts all the time
-    for text, answer in zip(dev_texts[:300], reference):
+    for text, answer in zip(dev_texts[:300] * 3, reference * 3):
         alone = lid.predict(text)
         assert alone[0][0] == answer[0][0] and alone[0][1] == pytest.approx(answer[0][1], abs=1e-5)
         assert len(lid.word_scores()) <= 64

@@ -15,9 +15,13 @@ export class Featurizer {
   }
 
   /** The folded text and its words as [start, end) UTF-16 offsets into it: maximal runs of
-   * letters and marks. */
-  spans(text) {
-    const folded = foldText(text, this.spec.normalization, this.spec.casefold);
+   * letters and marks. `folded`: the text is folded already (a word of `words()`). */
+  spans(text, folded = false) {
+    if (!folded) text = foldText(text, this.spec.normalization, this.spec.casefold);
+    return this.spansOfFolded(text);
+  }
+
+  spansOfFolded(folded) {
     const spans = [];
     let start = -1;
     for (let i = 0; i < folded.length; ) {
@@ -43,10 +47,15 @@ export class Featurizer {
     return words;
   }
 
-  /** Feature ids of one text: word ids in text order, then n-grams by n, each in text order. */
-  ids(text) {
+  /** Feature ids of one text: word ids in text order, then n-grams by n, each in text order.
+   * `folded`: the text is folded already (not folded again). */
+  ids(text, folded = false) {
     const { min_n: minN, max_n: maxN, buckets } = this.spec;
-    const { folded, spans } = this.spans(text);
+    const { folded: foldedText, spans } = this.spans(text, folded);
+    return this.idsOf(foldedText, spans, minN, maxN, buckets);
+  }
+
+  idsOf(folded, spans, minN, maxN, buckets) {
     const ids = [];
     if (this.vocab.size) {
       for (let w = 0; w < spans.length; w += 2) {

@@ -1,12 +1,16 @@
 // Language identification: texts -> [label, probability] lists, as the Python runtime's
 // LanguageIdentifier answers (top-k, threshold -> "und", restriction to some languages).
 import { Featurizer } from './featurizer.js';
+import { classOf, foldText, L, M } from './unicode.js';
 import { InputError, BundleError } from './errors.js';
 
 export const UNDETERMINED = 'und';
 export const MAX_CHARS = 100_000; // a longer text is identified by its first MAX_CHARS code points
 const MAX_CELLS = 1 << 14; // ids per model call (rows x padded width): cache-sized, as in the Python runtime
 const MAX_ROWS = 256;
+export const SWITCH_COST = 7; // segments: as the Python runtime's defaults
+export const MIN_WORDS = 1;
+const LETTERISH = new Map(); // code point -> whether it folds to letters or marks (segments' word runs)
 
 export class LanguageIdentifier {
   constructor(bundle, session) {
@@ -34,6 +38,82 @@ export class LanguageIdentifier {
 
   get task() {
     return 'langid';
+  }
+
+  /** u(word) = logp(word alone) - logp(nothing) for folded words, cached: the word's part of the
+   * model's logits (null for a word without ids). See the Python runtime's word_scores.py. */
+  async wordScores(words) {
+    this.scoreCache ??= new Map();
+    this.base ??= Float64Array.from((await this.run([[0]]))[0]);
+    const fresh = [...new Set(words.filter((w) => !this.scoreCache.has(w)))];
+    const rows = fresh.map((w) => this.featurizer.ids(w, true));
+    const withIds = fresh.map((_, i) => i).filter((i) => rows[i].length);
+    for (const i of fresh.keys()) if (!rows[i].length) this.scoreCache.set(fresh[i], null);
+    for (let start = 0; start < withIds.length; start += MAX_ROWS) {
+      const chunk = withIds.slice(start, start + MAX_ROWS);
+      const out = await this.run(chunk.map((i) => rows[i]));
+      chunk.forEach((i, r) => this.scoreCache.set(fresh[i], Float64Array.from(out[r], (v, y) => v - this.base[y])));
+    }
+    return words.map((w) => this.scoreCache.get(w));
+  }
+
+  /**
+   * Which languages, where: [start, end, label, probability] per segment, over UTF-16 offsets
+   * of the text, as the Python runtime's `segments` (Viterbi over per-word scores, a cost per
+   * change of language; labels never among a word's best three nor the text's best five are
+   * not considered).
+   */
+  async segments(text, { switchCost = SWITCH_COST, minWords = MIN_WORDS } = {}) {
+    if (typeof text !== 'string') throw new InputError('text must be a string');
+    if (minWords !== 1) throw new InputError('this runtime segments with minWords 1 only');
+    const runs = [];
+    let start = -1, i = 0;
+    for (const ch of text) {
+      if (letterish(ch.codePointAt(0))) {
+        if (start < 0) start = i;
+      } else if (start >= 0) {
+        runs.push([start, i]);
+        start = -1;
+      }
+      i += ch.length;
+    }
+    if (start >= 0) runs.push([start, text.length]);
+    const runWords = runs.map(([a, b]) => this.featurizer.words(text.slice(a, b)));
+    const scores = await this.wordScores(runWords.flat());
+    const spans = [], vectors = [];
+    let k = 0;
+    runWords.forEach((words, r) => {
+      let sum = null;
+      for (const _ of words) {
+        const u = scores[k++];
+        if (u) sum = sum ? sum.map((v, y) => v + u[y]) : Float64Array.from(u);
+      }
+      if (sum) { spans.push(runs[r]); vectors.push(sum); }
+    });
+    if (!spans.length) return [];
+    const total = this.base.map((b, y) => vectors.reduce((s, v) => s + v[y], b));
+    const candidates = new Set(topIndices(total, 5));
+    for (const v of vectors) for (const y of topIndices(v, 3)) candidates.add(y);
+    const labels = [...candidates].sort((a, b) => a - b);
+    const path = viterbi(vectors.map((v) => labels.map((y) => v[y])), switchCost);
+    const out = [];
+    for (let t = 0; t < path.length; ) {
+      let end = t;
+      while (end + 1 < path.length && path[end + 1] === path[t]) end++;
+      let first = t;
+      const sumOf = (a, b) => this.base.map((base, y) => { let s = base; for (let j = a; j <= b; j++) s += vectors[j][y]; return s; });
+      let logits = sumOf(first, end);
+      let label = labels[0]; // the run's best among the candidates, as segmenter.py relabels it
+      for (const y of labels) if (logits[y] > logits[label]) label = y;
+      if (out.length && out[out.length - 1][2] === this.labels[label]) {
+        first = out.pop()[4];
+        logits = sumOf(first, end);
+      }
+      const p = 1 / logits.reduce((s, v) => s + Math.exp(v - logits[label]), 0);
+      out.push([spans[first][0], spans[end][1], this.labels[label], p, first]);
+      t = end + 1;
+    }
+    return out.map(([a, b, label, p]) => [a, b, label, p]);
   }
 
   /** The model's log-probabilities (Float32Array) for each row of ids, zero-padded to one width. */
@@ -91,10 +171,47 @@ export class LanguageIdentifier {
   }
 }
 
+function letterish(cp) {
+  let value = LETTERISH.get(cp);
+  if (value === undefined) {
+    value = false;
+    for (const c of foldText(String.fromCodePoint(cp), 'NFKC', true)) {
+      const cls = classOf(c.codePointAt(0));
+      if (cls === L || cls === M) value = true;
+    }
+    LETTERISH.set(cp, value);
+  }
+  return value;
+}
+
+/** The Viterbi labelling of word scores [n][labels] with one cost per switch (see segmenter.py). */
+function viterbi(scores, cost) {
+  const n = scores.length, m = scores[0].length;
+  const best = Float64Array.from(scores[0]);
+  const stay = [], leader = [];
+  for (let t = 1; t < n; t++) {
+    let lead = 0;
+    for (let y = 1; y < m; y++) if (best[y] > best[lead]) lead = y;
+    const floor = best[lead] - cost;
+    stay[t] = best.map((v) => (v >= floor ? 1 : 0));
+    leader[t] = lead;
+    for (let y = 0; y < m; y++) best[y] = Math.max(best[y], floor) + scores[t][y];
+  }
+  let last = 0;
+  for (let y = 1; y < m; y++) if (best[y] > best[last]) last = y;
+  const path = [last];
+  for (let t = n - 1; t > 0; t--) path.push(stay[t][path[path.length - 1]] ? path[path.length - 1] : leader[t]);
+  return path.reverse();
+}
+
 function argmax(row, allowed) {
   let best = allowed[0];
   for (const i of allowed) if (row[i] > row[best]) best = i;
   return best;
+}
+
+function topIndices(values, k) {
+  return [...values.keys()].sort((a, b) => values[b] - values[a] || a - b).slice(0, k);
 }
 
 function firstCodePoints(text, n) {

@@ -3,7 +3,7 @@ a few thousand texts per default bundle with the Python runtime's words/tokens, 
 (the five largest log-probabilities, fp32 and int8), so a port that passes them matches the
 Python runtime, not only the bundle's handful of examples.
 
-    python js/tools/write_parity.py [langid] [nextword]   # after `bowgram build`; both by default
+    python js/tools/write_parity.py [langid] [nextword] [segments]   # after `bowgram build`; all by default
 
 `tests/test_js_parity.py` checks that the committed files still match the Python runtime.
 """
@@ -86,8 +86,29 @@ def answers(predictor: Any, texts: list[str]) -> list[dict[str, Any]]:
     ]
 
 
+def segment_records() -> dict[str, Any]:
+    """`segments` of mixed-language texts (the segments benchmark's mixes of dev sentences) and
+    of the hard cases, as the Python runtime answers them."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("langid_segments", ROOT / "benchmarks" / "langid_segments.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    labels = set(json.loads((ROOT / "artifacts/langid/labels.json").read_text()))
+    texts = [text for text, _ in bench.mixes(bench.sentences("dev", labels), 600, seed=0)]
+    texts += list(charclass.HARD_TEXTS)
+    lid = load(ROOT / "artifacts" / "langid", backend="onnx")
+    return {"bundle": "langid", "records": [{"text": t, "segments": lid.segments(t)} for t in texts]}
+
+
 def main(tasks: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    if not tasks or "segments" in tasks:
+        data = segment_records()
+        with gzip.GzipFile(OUT / "segments.json.gz", "wb", mtime=0) as f:
+            f.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+        print(f"segments: {len(data['records'])} texts")
     for task, texts in (("langid", langid_texts()), ("nextword", nextword_texts())):
         if tasks and task not in tasks:
             continue

@@ -26,7 +26,7 @@ from ..featurizer import Features, Featurizer, FeaturizerSpec
 from ..inputs import as_batch
 from ..padding import pad, pad_chunks
 from ..segmenter import segment
-from ..word_scores import WordScores, split_words
+from ..word_scores import WordScores, fold_and_split, split_words
 from . import Predictor, Task
 
 UNDETERMINED = "und"
@@ -89,35 +89,38 @@ class LanguageIdentifier(Predictor):
         """Log-probabilities [n, labels]; rows of texts without letters are NaN. A text is read up to
         its first MAX_CHARS characters: memory stays bounded whatever its length.
 
-        A linear model answers as a sum of cached per-word scores (`word_scores.py`), the model
-        running only for words it has not seen yet; any other through `model_log_probs`."""
-        if not self._linear:
+        A few texts of a linear model are answered from cached per-word scores (`word_scores.py`)
+        where every word has been seen; the others, and big batches, through `model_log_probs`."""
+        if not self._linear or len(texts) > SMALL_BATCH:
             return self.model_log_probs(texts)
-        spec = self.featurizer.spec
-        if len(texts) <= SMALL_BATCH:
-            words = [split_words(t[:MAX_CHARS], spec.normalization, spec.casefold) for t in texts]
-        else:
-            words = self.featurizer.words([t[:MAX_CHARS] for t in texts])
-        counts = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
         out = np.full((len(texts), len(self.labels)), np.nan, dtype=np.float32)
-        if not counts.any():
-            return out
-        scores = self.word_scores()
-        vectors = scores.vectors([w for ws in words for w in ws])  # [all words, labels]; NaN: a word without ids
-        rows = np.flatnonzero(counts)
-        starts = (np.cumsum(counts) - counts)[rows]
-        has_ids = ~np.isnan(vectors[:, 0])
-        if not has_ids.all():  # such words add nothing; a text of only such words has no ids: NaN
-            vectors[~has_ids] = 0.0
-            rows, starts = rows[np.add.reduceat(has_ids, starts) > 0], starts[np.add.reduceat(has_ids, starts) > 0]
-            if not len(rows):
-                return out
-        sums = np.add.reduceat(vectors, starts, axis=0) if len(rows) > 1 else vectors.sum(axis=0, keepdims=True)
-        logits = sums + scores.base
-        logits -= logits.max(axis=1, keepdims=True)
-        logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
-        out[rows] = logits
+        for i, text in enumerate(texts):
+            row = self._text_logits(text)
+            if row is not None:
+                out[i] = row - row.max() - np.log(np.exp(row - row.max()).sum())
         return out
+
+    def _text_logits(self, text: str) -> np.ndarray | None:
+        """One text's logits up to a constant (float64), None without ids: the sum of its words'
+        cached scores; a text with a new word goes through the model whole (and its new words
+        are noted, to be scored once seen twice)."""
+        spec = self.featurizer.spec
+        folded, words = fold_and_split(text[:MAX_CHARS], spec.normalization, spec.casefold)
+        if not words:
+            return None
+        scores = self.word_scores()
+        vectors = scores.cached(words)
+        if vectors is None:
+            row = self._run_features(self.featurizer([folded], folded=True))[0].astype(np.float64)
+            due = scores.note(scores.missing(words))
+            if due:
+                scores.add(due, self._score_words(due))
+            return None if np.isnan(row[0]) else row
+        if np.isnan(vectors[:, 0]).any():  # words without ids (a model without n-grams) add nothing
+            vectors = vectors[~np.isnan(vectors[:, 0])]
+            if not len(vectors):
+                return None
+        return scores.base + (vectors[0] if len(vectors) == 1 else vectors.sum(axis=0))
 
     def word_scores(self) -> WordScores:
         """The per-word score cache, made on first use (it runs the model once, on padding alone)."""
@@ -199,19 +202,10 @@ class LanguageIdentifier(Predictor):
         return results[0] if single else results
 
     def _best(self, text: str, threshold: float) -> list[tuple[str, float]]:
-        """The best label of one text from its words' cached scores, in the fewest numpy steps:
-        p(best) = 1 / Σ exp(logit − logit(best))."""
-        spec = self.featurizer.spec
-        words = split_words(text[:MAX_CHARS], spec.normalization, spec.casefold)
-        if not words:
+        """The best label of one text in the fewest numpy steps: p(best) = 1 / Σ exp(logit − logit(best))."""
+        logits = self._text_logits(text)
+        if logits is None:
             return [(UNDETERMINED, 1.0)]
-        scores = self.word_scores()
-        vectors = scores.vectors(words)
-        if np.isnan(vectors[:, 0]).any():  # words without ids (a model without n-grams) add nothing
-            vectors = vectors[~np.isnan(vectors[:, 0])]
-            if not len(vectors):
-                return [(UNDETERMINED, 1.0)]
-        logits = scores.base + (vectors[0] if len(vectors) == 1 else vectors.sum(axis=0))
         best = int(logits.argmax())
         p = 1.0 / float(np.exp(logits - logits[best]).sum())
         return [(self.labels[best], p)] if p >= threshold else self._answer([best], [p], self.labels, threshold)
