@@ -12,24 +12,53 @@ from typing import Any
 import click
 
 from bowgram.runtime import tasks
+from bowgram.runtime.errors import missing_torch
 
-from .build import build as build_all
-from .build import config_for, train_and_export
 from .training import get
 
 TRAIN_OPTIONS = ("device", "epochs", "batch_size", "lr", "seed", "quiet")  # what goes to TrainConfig
 
+
+def _builders() -> tuple[Any, Any, Any]:
+    """(build, config_for, train_and_export), importing torch only now: listing commands and
+    checking arguments stay fast, and a runtime-only install says what to install."""
+    try:
+        from .build import build, config_for, train_and_export
+    except ImportError as exc:
+        if "torch" in str(exc) or "onnx" in str(exc):
+            raise missing_torch("'bowgram train' and 'bowgram build'") from None
+        raise
+    return build, config_for, train_and_export
+
+
+def _data(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """--data: a named corpus, or a file that exists (checked before torch is imported)."""
+    if value not in ("tutorial", "default") and not Path(value).is_file():
+        raise click.BadParameter(f"data file not found: {value} (give a file, 'tutorial' or 'default')")
+    return value
+
+
 _common = [
-    click.option("--data", required=True, help="tutorial, default, or a file (see each task's --help)."),
+    click.option(
+        "--data", required=True, callback=_data, help="tutorial, default, or a file (see each task's --help)."
+    ),
     click.option(
         "--out", required=True, type=click.Path(path_type=Path), help="Bundle directory to write (replaced atomically)."
     ),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
-    click.option("--epochs", type=click.IntRange(min=1), help="Maximum epochs (early stopping may end sooner)."),
-    click.option("--batch-size", type=click.IntRange(min=1)),
+    click.option(
+        "--epochs",
+        type=click.IntRange(min=1),
+        help="Maximum epochs (early stopping may end sooner).",
+    ),
+    click.option(
+        "--batch-size",
+        type=click.IntRange(min=1),
+        help="Examples per step (lowered for small data: >= 20 steps an epoch).",
+    ),
     click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam learning rate."),
     click.option("--seed", type=int, default=0, show_default=True),
-    click.option("--quiet", is_flag=True, help="No progress bar."),
+    click.option("--quiet", is_flag=True, help="No progress output (bars are drawn only on a terminal)."),
 ]
 
 
@@ -37,6 +66,7 @@ def _train_command(task: str) -> click.Command:
     training = get(task)
 
     def run(data: str, out: Path, **options: Any) -> None:
+        config_for, train_and_export = _builders()[1:]
         train_opts = {k: options.pop(k) for k in TRAIN_OPTIONS}
         manifest = train_and_export(task, data, out, config_for(task, data, options, train_opts))
         click.echo(f"wrote {out} ({task}); metrics: {json.dumps(manifest['metrics']['best'])}")
@@ -45,12 +75,39 @@ def _train_command(task: str) -> click.Command:
     for option in reversed([*_common, *training.options]):
         command = option(command)
     help_text = f"{training.help}\n\n--data FILE: {tasks.get(task).data_help}."
-    return click.command(task, help=help_text)(command)
+    return _with_defaults(click.command(task, help=help_text)(command), training)
+
+
+def _with_defaults(command: click.Command, training: Any) -> click.Command:
+    """Show each option's default in --help: the default model's, and the tutorial's where it differs
+    (the options default to None: 'keep the config's value')."""
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.name is None or param.is_flag:
+            continue
+        if param.default not in (None, "Sentinel.UNSET") and str(param.default) != "Sentinel.UNSET":
+            continue  # a default of its own (shown by click)
+        values = []
+        for config in (training.default, training.tutorial):
+            value = getattr(config, param.name, getattr(config.train, param.name, None))
+            values.append(value)
+        if values[0] is None:
+            continue
+        shown = f"default: {values[0]}" + (f"; tutorial: {values[1]}" if values[1] != values[0] else "")
+        param.help = f"{(param.help or '').replace(f' (tutorial: {values[1]})', '')}  [{shown}]".strip()
+    return command
+
+
+class _Tasks(click.Group):
+    """`train nextword` also answers to `train next-word`, as `bowgram nextword` does."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return super().get_command(ctx, {"next-word": "nextword"}.get(name, name))
 
 
 @click.group(
+    cls=_Tasks,
     help="Train a model and export it as a bundle (needs the [export] extra).\n\n"
-    "Example: bowgram train langid --data default --out my-langid"
+    "Example: bowgram train langid --data default --out my-langid",
 )
 def train() -> None:
     pass
@@ -67,5 +124,6 @@ for _task in tasks.names():
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def build(out: Path, device: str, quiet: bool) -> None:
+    build_all = _builders()[0]
     for task, manifest in build_all(out, device, quiet).items():
         click.echo(f"wrote {out / task}: {json.dumps(manifest['metrics']['best'])}")

@@ -7,15 +7,14 @@ will be served.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from bowgram.runtime.corpus import read_labelled, short_spans
 from bowgram.runtime.errors import InputError
@@ -25,9 +24,13 @@ from bowgram.runtime.tasks.langid import metrics_of
 
 from . import tutorial
 from .langid_data import corpus_source, corpus_words, udhr_rows, wordfreq_words
-from .models import BowClassifier
-from .trainer import TrainConfig, fit, recorded, resolve_device, seed_everything
+from .train_config import TrainConfig, fitted, no_grad, recorded, warn_if_undertrained
 from .training import Quality, Source, TaskTraining, Trained, default_data
+
+if TYPE_CHECKING:
+    import torch
+
+    from .models import BowClassifier
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,11 @@ def build_vocab(featurizer_spec: FeaturizerSpec, texts: list[str], min_count: in
 
 def train(data: str, config: LangidConfig) -> Trained:
     """Train on `data`; returns what the exporter needs."""
+    import torch
+
+    from .models import BowClassifier
+    from .trainer import fit, resolve_device, seed_everything
+
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     train_labels, train_texts, dev_labels, dev_texts = load_data(data, config.train.seed)
@@ -123,6 +131,8 @@ def train(data: str, config: LangidConfig) -> Trained:
     class_weight = torch.tensor(balance, dtype=torch.float32, device=device)
     dev_short = short_spans(dev_labels, dev_texts, config.train.seed + 1)
     model = BowClassifier(featurizer.num_ids, len(names), config.dim, config.hidden).to(device)
+    if data != "tutorial":  # the tutorial keeps its own settings
+        config = dataclasses.replace(config, train=fitted(config.train, len(keep)))
     batch_size = config.train.batch_size
 
     def batches(epoch: int):
@@ -144,6 +154,12 @@ def train(data: str, config: LangidConfig) -> Trained:
         return {"dev_accuracy": full, "dev_short_accuracy": short, "score": (full + short) / 2}
 
     model, history, best = fit(model, batches, -(-len(keep) // batch_size), score, config.train)
+    sample = keep[:5000]
+    trained_on = accuracy(
+        model, featurizer, index, [train_labels[i] for i in sample], [train_texts[i] for i in sample], device
+    )
+    if data != "tutorial":
+        warn_if_undertrained(trained_on, len(history) * -(-len(keep) // batch_size), "the language identifier")
     calibration = (
         _calibrate(model, featurizer, index, dev_labels, dev_texts, dev_short, device)
         if config.calibrate
@@ -231,7 +247,7 @@ def _with_extra_rows(
     return out_labels, out_texts, sources
 
 
-@torch.no_grad()
+@no_grad
 def _calibrate(
     model: BowClassifier,
     featurizer: Featurizer,
@@ -244,6 +260,9 @@ def _calibrate(
     """Temperature scaling: the T that minimizes the negative log-likelihood of the even rows of dev
     sentences and spans (the odd rows stay for measuring), folded into the output layer:
     log_softmax(z / T) = log_softmax((W / T) x + b / T)."""
+    import torch
+    import torch.nn.functional as F
+
     labels, texts = dev_labels[::2] + dev_short[0][::2], dev_texts[::2] + dev_short[1][::2]
     x = featurizer(texts)
     rows = np.flatnonzero((x.lengths() > 0) & np.array([label in index for label in labels]))
@@ -281,7 +300,7 @@ def _example_texts(labels: list[str], texts: list[str], n: int = 12) -> list[str
     return out
 
 
-@torch.no_grad()
+@no_grad
 def accuracy(
     model: torch.nn.Module,
     featurizer: Featurizer,
@@ -291,6 +310,8 @@ def accuracy(
     device: torch.device,
     batch: int = 2048,
 ) -> float:
+    import torch
+
     if not texts:
         return 0.0
     x = featurizer(texts)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
-import torch
 
 from bowgram.runtime.corpus import read_text
 from bowgram.runtime.errors import InputError
@@ -16,9 +16,13 @@ from bowgram.runtime.tasks.nextword import metrics_of
 from bowgram.runtime.tokenizer import BOS_ID, UNK_ID, Tokenizer, TokenizerSpec, Vocab, windows
 
 from . import tutorial
-from .models import Ensemble, NgramLM, WithTopK
-from .trainer import Batches, TrainConfig, fit, recorded, resolve_device, seed_everything
+from .train_config import TrainConfig, fitted, no_grad, recorded, warn_if_undertrained
 from .training import Quality, Source, TaskTraining, Trained, default_data
+
+if TYPE_CHECKING:
+    import torch
+
+    from .trainer import Batches
 
 TOP_K = 16  # best words the exported graph returns beside the full log-probs (ONNX TopK)
 SHAKESPEARE = Source(
@@ -76,16 +80,31 @@ def load_text(data: str) -> tuple[str, str | None]:
     return read_text(data), None
 
 
-def split_valid(sequences: list[list[str]]) -> tuple[list[list[str]], list[list[str]]]:
-    """Last 10% of the paragraphs for validation, when no valid text was given."""
-    if len(sequences) < 10:
-        return sequences, []
-    cut = len(sequences) - len(sequences) // 10
-    return sequences[:cut], sequences[cut:]
+def split_valid(sequences: list[list[str]]) -> tuple[list[list[str]], list[list[str]], str]:
+    """A validation part when no valid text was given: the last 10% of the paragraphs; with fewer
+    than 10 paragraphs, the last 10% of the tokens; with under 100 tokens, none. Returns
+    (train, valid, how the validation part was chosen)."""
+    if len(sequences) >= 10:
+        cut = len(sequences) - len(sequences) // 10
+        return sequences[:cut], sequences[cut:], "the last 10% of the paragraphs of the training file"
+    tokens = [t for seq in sequences for t in seq]
+    if len(tokens) < 100:
+        return sequences, [], "none: the text is too short to hold a part out"
+    cut = len(tokens) - len(tokens) // 10
+    return (
+        [tokens[:cut]],
+        [tokens[cut:]],
+        "the last 10% of the tokens of the training file (it has fewer than 10 paragraphs)",
+    )
 
 
 def train(data: str, config: NextwordConfig) -> Trained:
     """Train on `data`; returns what the exporter needs."""
+    import torch
+
+    from .models import Ensemble, NgramLM, WithTopK
+    from .trainer import fit, resolve_device, seed_everything
+
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     spec = TokenizerSpec(casefold=config.casefold)
@@ -93,8 +112,11 @@ def train(data: str, config: NextwordConfig) -> Trained:
     train_text, valid_text = load_text(data)
     sequences = tokenizer.sequences(train_text)
     valid_seqs = tokenizer.sequences(valid_text) if valid_text is not None else None
-    if valid_seqs is None:
-        sequences, valid_seqs = split_valid(sequences)
+    validation = "the default validation text (export/data/lm/valid.txt)"
+    if valid_seqs is None and data == "tutorial":  # as PyTorch's tutorial: the whole sonnet is training data
+        valid_seqs, validation = [], "none: the tutorial trains on its whole sonnet"
+    elif valid_seqs is None:
+        sequences, valid_seqs, validation = split_valid(sequences)
     vocab = Vocab.build(sequences, config.min_count)
     x, y = windows(sequences, vocab, config.context)
     if len(y) < config.context + 1 or len(vocab) <= 3:
@@ -112,6 +134,8 @@ def train(data: str, config: NextwordConfig) -> Trained:
         ppl = float(np.exp(loss_of(m, vx_t, vy_t)))
         return {"valid_perplexity": ppl, "score": ppl}
 
+    if data != "tutorial":  # the tutorial keeps its own settings
+        config = dataclasses.replace(config, train=fitted(config.train, len(y)))
     members, history, bests = [], [], []
     for member in range(config.members):
         seed = config.train.seed + member
@@ -130,6 +154,9 @@ def train(data: str, config: NextwordConfig) -> Trained:
         )
         members.append(model)
         history += [{"model": member + 1, **h} for h in member_history] if config.members > 1 else member_history
+        steps = len(member_history) * -(-len(y) // config.train.batch_size)
+        if data != "tutorial":
+            warn_if_undertrained(None, steps, f"next-word {name or 'model'}".strip())
         bests.append(best)
     model = Ensemble(members) if len(members) > 1 else members[0]
     best = bests[0] if len(members) == 1 else {"models": bests, **score(model.eval())}
@@ -160,6 +187,7 @@ def train(data: str, config: NextwordConfig) -> Trained:
             "best": best,
             "train_tokens": len(y),
             "valid_tokens": len(vy),
+            "validation": validation,
             "device": str(device),
             "valid_oov_rate": float((vy == UNK_ID).mean()) if len(vy) else None,
         },
@@ -184,6 +212,8 @@ def train(data: str, config: NextwordConfig) -> Trained:
 
 def _batches(x: torch.Tensor, y: torch.Tensor, config: NextwordConfig, seed: int) -> Batches:
     """Shuffled mini-batches for one model; context words randomly replaced by <unk>."""
+    import torch
+
     batch_size = config.train.batch_size
 
     def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
@@ -199,8 +229,10 @@ def _batches(x: torch.Tensor, y: torch.Tensor, config: NextwordConfig, seed: int
     return batches
 
 
-@torch.no_grad()
+@no_grad
 def loss_of(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 4096) -> float:
+    import torch
+
     total = 0.0
     for start in range(0, len(y), batch):
         logp = model(x[start : start + batch])

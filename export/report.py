@@ -101,8 +101,28 @@ def _markdown(task: str, metrics: dict[str, Any], table: str, plots: list[str], 
             + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for k, v in h.items() if k != "epoch")
             + " |"
         )
+    lines += [
+        "",
+        "`score` is what early stopping follows and the best epoch is chosen by "
+        + (
+            "(lower is better: validation perplexity)."
+            if "valid_perplexity" in history[0] or "models" in best
+            else "(higher is better: the mean of dev accuracy on sentences and on short spans)."
+        ),
+    ]
     lines += [""] + [f"![{p}]({p})" for p in plots] + [""]
-    lines += ["Held-out metrics of the exported model (as `bowgram eval` prints them):", "", "```", table, "```"]
+    validation = metrics.get("validation")
+    if validation:
+        lines += [f"Validation: {validation}.", ""]
+    held_out = not (validation or "").startswith("none")
+    lines += [
+        ("Held-out metrics of the exported model" if held_out else "Metrics on the training text (nothing held out)")
+        + " (as `bowgram eval` prints them):",
+        "",
+        "```",
+        table,
+        "```",
+    ]
     if sources:
         lines += ["", "## Training data", "", "| source | rows | licence | origin |", "|---|---|---|---|"]
         lines += [f"| {s['name']} | {s['rows']:,} | {s['licence']} | {s['origin']} |" for s in sources]

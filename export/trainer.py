@@ -6,11 +6,10 @@ Task modules supply the batches and the dev score; this module knows nothing abo
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import random
+import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,21 +17,9 @@ import torch
 
 from bowgram.runtime.errors import InputError
 
+from .train_config import TrainConfig, recorded
 
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    patience: int = 2  # epochs without dev improvement before stopping
-    lr_decay: float = 1.0  # multiply the learning rate by this after an epoch without improvement
-    # > 0: score and keep an exponential moving average of the weights, updated every step with
-    # this decay (smooths the noise of a high learning rate; 0.999 ≈ the last 1,000 steps)
-    average: float = 0.0
-    seed: int = 0
-    device: str = "auto"  # auto = CUDA when available
-    quiet: bool = False
+__all__ = ["TrainConfig", "fit", "recorded", "resolve_device", "seed_everything"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -43,14 +30,6 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise InputError(f"--device must be auto, cpu or cuda, got {name!r}")
     return torch.device(name)
-
-
-def recorded(config: Any) -> dict[str, Any]:
-    """A task config as the manifest records it: everything that shapes the model, not how
-    training reported progress (so a quiet and a verbose build write identical files)."""
-    data = dataclasses.asdict(config)
-    data["train"].pop("quiet", None)
-    return data
 
 
 def seed_everything(seed: int) -> None:
@@ -106,6 +85,9 @@ def fit(
                 {k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items() if k != "epoch"}
             )
         history.append(metrics)
+        if not config.quiet and not sys.stderr.isatty():  # a log file: one line an epoch, no bar updates
+            shown = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
+            print(f"{name}{shown}", file=sys.stderr, flush=True)
         value = metrics["score"] if higher_is_better else -metrics["score"]
         if value >= best:  # ties: the later, longer-trained model
             best, best_state, best_metrics, waited = value, copy.deepcopy(scored.state_dict()), metrics, 0
@@ -129,4 +111,7 @@ def _update_average(averaged: torch.nn.Module, model: torch.nn.Module, decay: fl
 def _progress(total: int, desc: str, quiet: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="batch", leave=True, dynamic_ncols=True, disable=quiet)
+    # a bar only on a terminal: in a log file its updates are megabytes of carriage returns
+    return tqdm(
+        total=total, desc=desc, unit="batch", leave=True, dynamic_ncols=True, disable=quiet or not sys.stderr.isatty()
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -21,6 +22,7 @@ from . import __version__, interrupt, streaming, tasks
 from .errors import BowgramError, InputError, missing_torch
 
 COMMAND_GROUP = "bowgram.commands"
+ALIASES = {"next-word": "nextword"}  # the task's one spelling is "nextword"; the hyphenated one still works
 
 
 class Cli(click.Group):
@@ -31,6 +33,7 @@ class Cli(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        name = ALIASES.get(name, name)
         command = super().get_command(ctx, name)
         if command is None and name in self._plugins():
             try:
@@ -44,6 +47,7 @@ class Cli(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        warnings.showwarning = _show_warning  # one "warning: ..." line, not Python's source echo
         try:
             with interrupt.cancellable():
                 return super().invoke(ctx)
@@ -72,6 +76,10 @@ def _check_arguments(args: list[str]) -> None:
             raise click.UsageError(f"argument {number} is not valid UTF-8; pass text as UTF-8") from None
 
 
+def _show_warning(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -80,7 +88,7 @@ def _fail(message: str, code: int) -> NoReturn:
 def _needs_export(name: str, exc: ImportError) -> click.Command:
     @click.command(
         name,
-        help="(needs the [export] extra) " + name,
+        help="Needs the [export] extra: pip install torch==2.13.0 'bowgram[export]'",
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
     )
     def stub() -> None:
@@ -197,7 +205,9 @@ def _options(fn: Callable[..., None]) -> Callable[..., None]:
     fn = click.option(
         "--backend", default="auto", show_default=True, help="onnx, torchscript, … (see: bowgram backends)."
     )(fn)
-    fn = click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)(fn)
+    fn = click.option(
+        "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Threads of the model's engine."
+    )(fn)
     return click.option(
         "--precision",
         type=click.Choice(["fp32", "int8"]),
@@ -281,7 +291,7 @@ def langid(
     _answer(texts, job, io)
 
 
-@main.command("next-word")
+@main.command("nextword")
 @click.argument("texts", nargs=-1)
 @_options
 @click.option("-k", type=click.IntRange(min=1), default=5, show_default=True, help="Words per context.")
@@ -302,7 +312,7 @@ def next_word(
 ) -> None:
     """Predict the next word after each context: TEXT arguments, or lines of --input / stdin.
 
-    Example: bowgram next-word "to be or not to" -k 5
+    Example: bowgram nextword "to be or not to" -k 5   (also: bowgram next-word)
     """
     job = streaming.Job(
         task="nextword",
@@ -321,9 +331,20 @@ def next_word(
 @click.argument("text")
 @_options
 @click.option(
-    "-n", type=click.IntRange(min=0), default=20, show_default=True, help="Tokens to generate (at most 1000)."
+    "-n",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Tokens to generate at most (1000 at most); fewer when the model ends the sentence (see --no-stop).",
 )
-@click.option("--temperature", type=float, default=1.0, show_default=True)
+@click.option("--no-stop", is_flag=True, help="Go on past the end of a sentence: always -n tokens.")
+@click.option(
+    "--temperature",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Below 1: likelier words more often; above 1: more variety.",
+)
 @click.option("--top-k", type=click.IntRange(min=1), default=None, help="Sample only from the k likeliest.")
 @click.option("--seed", type=int, default=None, help="Same seed, same text.")
 def generate(
@@ -336,15 +357,18 @@ def generate(
     temperature: float,
     top_k: int | None,
     seed: int | None,
+    no_stop: bool,
 ) -> None:
-    """Continue TEXT by sampling from the next-word model.
+    """Continue TEXT by sampling from the next-word model (it stops early at the end of a sentence).
 
     Example: bowgram generate "when forty winters" -n 30 --seed 1
     """
     from .loader import load
 
     predictor = load(bundle, task="nextword", backend=backend, threads=threads, precision=precision)
-    continuation = predictor.generate(text, n=n, temperature=temperature, top_k=top_k, seed=seed)
+    continuation = predictor.generate(
+        text, n=n, temperature=temperature, top_k=top_k, seed=seed, stop_at_eos=not no_stop
+    )
     click.echo(text.rstrip() + ("" if not continuation or continuation[0] in ".,;:!?'" else " ") + continuation)
 
 
@@ -356,7 +380,7 @@ def generate(
     type=click.Path(path_type=Path),
     help="langid: TSV 'label<TAB>text' or fastText lines; nextword: a text file.",
 )
-@click.option("--backend", default="auto", show_default=True)
+@click.option("--backend", default="auto", show_default=True, help="onnx, torchscript, … (see: bowgram backends).")
 @click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with the metrics.")
 def evaluate(bundle: str, data: Path, backend: str, precision: str, as_json: bool) -> None:
@@ -412,7 +436,7 @@ def verify(bundle: str, backend_names: tuple[str, ...], trust: bool) -> None:
 
 
 @main.command("backends")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="The backends as a JSON list.")
 def list_backends(as_json: bool) -> None:
     """List the installed backends and whether their library is present.
 

@@ -232,6 +232,8 @@ def _format(job: Job, text: str, payload: dict[str, Any] | None, answer: list[An
             for a, b, label, p in answer
         ]
     elif job.fmt == "text":
+        if len(answer) > 1 and answer[0][0] == "und" and job.method == "predict":  # und (sl 0.1600, hr 0.1000)
+            return "und (" + ", ".join(f"{name} {p:.4f}" for name, p in answer[1:]) + ")\n"
         return "\t".join(f"{name} {p:.4f}" for name, p in answer) + "\n"
     else:
         value = "share" if job.method == "shares" else "prob"

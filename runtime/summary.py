@@ -34,7 +34,9 @@ def manifest_summary(m: Manifest) -> str:
         lines.append("report:      " + ", ".join(reports) + "  (training curves and held-out metrics; open report.md)")
     best = m.metrics.get("best")
     if best:
-        lines.append("metrics:     " + ", ".join(f"{k}={_fmt(v)}" for k, v in best.items()))
+        lines.append("metrics:     " + ", ".join(f"{k}={_fmt(v)}" for k, v in best.items() if not isinstance(v, list)))
+        for i, member in enumerate(best.get("models", []), 1):  # an average of models: one line each
+            lines.append(f"  model {i}:   " + ", ".join(f"{k}={_fmt(v)}" for k, v in member.items()))
     return "\n".join(lines)
 
 

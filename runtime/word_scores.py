@@ -87,6 +87,36 @@ class WordScores:
             except KeyError:
                 return None
 
+    def sums(self, texts_words: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """For texts given as word lists: which have every word cached (bool [n]), and for those,
+        the sum of their words' u rows (float64 [hits, labels]; NaN rows of words without ids
+        count as 0, and a text of only such words is not a hit)."""
+        index = self._index
+        rows: list[int] = []
+        counts: list[int] = []
+        hit = np.zeros(len(texts_words), dtype=bool)
+        with self._lock:
+            for i, words in enumerate(texts_words):
+                try:
+                    found = [index[w] for w in words]
+                except KeyError:
+                    continue
+                if found:
+                    hit[i] = True
+                    rows += found
+                    counts.append(len(found))
+            gathered = self._rows[rows].astype(np.float64)
+        if not counts:
+            return hit, np.zeros((0, self._rows.shape[1]))
+        no_ids = np.isnan(gathered[:, 0])
+        starts = np.cumsum(counts) - np.asarray(counts)
+        if no_ids.any():
+            gathered[no_ids] = 0.0
+            with_ids = np.add.reduceat(~no_ids, starts) > 0
+            hit[np.flatnonzero(hit)[~with_ids]] = False
+            return hit, np.add.reduceat(gathered, starts, axis=0)[with_ids]
+        return hit, np.add.reduceat(gathered, starts, axis=0)
+
     def missing(self, words: Sequence[str]) -> list[str]:
         """The words not cached, once each, in order."""
         index = self._index

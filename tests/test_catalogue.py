@@ -354,7 +354,6 @@ def test_bad_training_data_fails_before_training(runner, tmp_path, case):
 
 
 def test_missing_training_file_exits_2(runner, tmp_path):
-    pytest.importorskip("torch")
     result = runner.invoke(
         main, ["train", "langid", "--data", str(tmp_path / "nope.tsv"), "--out", str(tmp_path / "o")]
     )

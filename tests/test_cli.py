@@ -120,3 +120,37 @@ def test_version_and_help(runner):
     pytest.importorskip("torch")
     for command in (["train", "langid"], ["train", "nextword"], ["build"]):
         assert "Example: bowgram" in run(runner, *command, "--help").output
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["train", "langid", "--help"], ["build", "--help"]])
+def test_help_lists_commands_without_importing_torch(args):
+    """Help and argument checks stay fast: torch is imported only when training starts."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom bowgram.runtime.cli import main\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip().endswith("NO TORCH") and "Usage:" in out
+
+
+def test_train_help_shows_defaults(runner):
+    result = runner.invoke(main, ["train", "langid", "--help"])
+    for option in ("--epochs", "--batch-size", "--lr", "--dim", "--buckets", "--max-n", "--seed"):
+        line = next(line for line in result.output.splitlines() if line.strip().startswith(option))
+        block = result.output[result.output.index(line) :].split("\n  --")[0]
+        assert "default" in block, option
+
+
+def test_und_shows_the_best_guess_not_one_minus_it(runner):
+    """Below --threshold: `und (label p)`, and JSON keeps the candidates after "und"."""
+    from bowgram.runtime import load
+
+    (label, p), *_ = load(task="langid").predict("ok")
+    result = runner.invoke(main, ["langid", "--threshold", "0.99", "ok", "12345"])
+    assert result.output.splitlines() == [f"und ({label} {p:.4f})", "und 1.0000"]
+    row = json.loads(runner.invoke(main, ["langid", "--threshold", "0.99", "--json", "-k", "2", "ok"]).output)
+    assert [x["label"] for x in row["predictions"]][:2] == ["und", label] and len(row["predictions"]) == 3

@@ -144,3 +144,27 @@ def test_slow_clients_hold_a_bounded_number_of_threads(tutorial_bundles):
             conn.close()
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.slow
+def test_the_readme_tours_train_lines_work_as_written(tmp_path, monkeypatch):
+    """The tour's `bowgram train` lines, run as written on the small data shipped in examples/."""
+    pytest.importorskip("torch")
+    import shlex
+
+    from click.testing import CliRunner
+
+    from bowgram.runtime import load
+    from bowgram.runtime.cli import main
+
+    monkeypatch.chdir(EXAMPLES.parent)
+    lines = [line.split("  #")[0] for line in (EXAMPLES.parent / "README.md").read_text().splitlines()]
+    commands = [shlex.split(line)[1:] for line in lines if line.startswith("bowgram train ")]
+    assert len(commands) == 2
+    for args in commands:
+        out = args.index("--out") + 1
+        args[out] = str(tmp_path / args[out])
+        result = CliRunner().invoke(main, [*args, "--quiet"])
+        assert result.exit_code == 0, result.output
+    assert load(tmp_path / "my-langid").predict("¿Dónde está mi teléfono?")[0][0] == "es"
+    assert load(tmp_path / "my-lm").predict("to be or not to", k=3)

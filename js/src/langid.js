@@ -144,8 +144,8 @@ export class LanguageIdentifier {
   }
 
   /**
-   * Top-k [label, probability] per text; ["und", 1] for a text without letters, and
-   * ["und", 1 - p] when the best probability p is below `threshold`. `languages` restricts the
+   * Top-k [label, probability] per text; [["und", 1]] for a text without letters, and
+   * [["und", p], [best, p], …] when the best probability p is below `threshold`. `languages` restricts the
    * answer to those labels, renormalized over them. A string gives one list, an array a list of lists.
    */
   async predict(texts, { k = 1, threshold = 0, languages = null } = {}) {
@@ -165,7 +165,7 @@ export class LanguageIdentifier {
       const order = k === 1 ? [argmax(row, allowed)] : allowed.slice().sort((a, b) => row[b] - row[a] || a - b).slice(0, k);
       const total = languages ? allowed.reduce((s, i) => s + Math.exp(row[i]), 0) : 1;
       const top = order.map((i) => [this.labels[i], Math.exp(row[i]) / total]);
-      return top[0][1] < threshold ? [[UNDETERMINED, 1 - top[0][1]]] : top;
+      return top[0][1] < threshold ? [[UNDETERMINED, top[0][1]], ...top] : top; // und, then the guesses
     });
     return single ? results[0] : results;
   }

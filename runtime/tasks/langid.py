@@ -89,15 +89,37 @@ class LanguageIdentifier(Predictor):
         """Log-probabilities [n, labels]; rows of texts without letters are NaN. A text is read up to
         its first MAX_CHARS characters: memory stays bounded whatever its length.
 
-        A few texts of a linear model are answered from cached per-word scores (`word_scores.py`)
-        where every word has been seen; the others, and big batches, through `model_log_probs`."""
-        if not self._linear or len(texts) > SMALL_BATCH:
+        Texts of a linear model whose every word has been seen are answered from cached per-word
+        scores (`word_scores.py`); the others through `model_log_probs` (their new words noted)."""
+        if not self._linear:
             return self.model_log_probs(texts)
+        if len(texts) > SMALL_BATCH:
+            return self._batch_log_probs(texts)
         out = np.full((len(texts), len(self.labels)), np.nan, dtype=np.float32)
         for i, text in enumerate(texts):
             row = self._text_logits(text)
             if row is not None:
                 out[i] = row - row.max() - np.log(np.exp(row - row.max()).sum())
+        return out
+
+    def _batch_log_probs(self, texts: Sequence[str]) -> np.ndarray:
+        """`log_probs` of a big batch: cached word sums where every word is cached, the model for the rest."""
+        clipped = [t[:MAX_CHARS] for t in texts]
+        words = self.featurizer.words(clipped)
+        scores = self.word_scores()
+        hit, sums = scores.sums(words)
+        out = np.full((len(texts), len(self.labels)), np.nan, dtype=np.float32)
+        if len(sums):
+            logits = sums + scores.base
+            logits -= logits.max(axis=1, keepdims=True)
+            logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
+            out[hit] = logits
+        rest = np.flatnonzero(~hit)
+        if len(rest):
+            out[rest] = self.model_log_probs([clipped[i] for i in rest])
+            due = scores.note(scores.missing([w for i in rest for w in words[i]]))
+            if due:
+                scores.add(due, self._score_words(due))
         return out
 
     def _text_logits(self, text: str) -> np.ndarray | None:
@@ -167,7 +189,9 @@ class LanguageIdentifier(Predictor):
     def predict(
         self, texts: str | Sequence[str], k: int = 1, threshold: float = 0.0, languages: Sequence[str] | None = None
     ) -> Any:
-        """Top-k (label, probability) per text; `und` when no letters or below `threshold`.
+        """Top-k (label, probability) per text. A text without letters answers [("und", 1.0)]; one
+        whose best probability p is below `threshold` answers [("und", p), (best, p), …] (the
+        k candidates follow "und", so a caller still sees the best guess and how weak it was).
 
         `languages` restricts the answer to those labels, renormalizing over them.
         A single string gives a single list; a list gives a list of lists.
@@ -194,8 +218,8 @@ class LanguageIdentifier(Predictor):
         if k == 1:  # the common case, without a list per row for ids and probabilities
             label_names = np.asarray(names, dtype=object)[top[:, 0]].tolist()
             results = [
-                [(name, p)] if p >= threshold else self._answer([0], [p], names, threshold)
-                for name, p in zip(label_names, top_p[:, 0].tolist())
+                [(name, p)] if p >= threshold else self._answer([i], [p], names, threshold)
+                for name, i, p in zip(label_names, top[:, 0].tolist(), top_p[:, 0].tolist())
             ]  # NaN fails >=: und
         else:
             results = [self._answer(ids, ps, names, threshold) for ids, ps in zip(top.tolist(), top_p.tolist())]
@@ -300,9 +324,10 @@ class LanguageIdentifier(Predictor):
     def _answer(ids: list[int], probs: list[float], names: list[str], threshold: float) -> list[tuple[str, float]]:
         if probs[0] != probs[0]:  # NaN: the text had no features
             return [(UNDETERMINED, 1.0)]
-        if probs[0] < threshold:
-            return [(UNDETERMINED, 1.0 - probs[0])]
-        return [(names[i], p) for i, p in zip(ids, probs)]
+        answer = [(names[i], p) for i, p in zip(ids, probs)]
+        if probs[0] < threshold:  # undetermined: "und" with the best guess's probability, then the guesses
+            return [(UNDETERMINED, probs[0]), *answer]
+        return answer
 
 
 class _Letterish(dict[int, str]):
