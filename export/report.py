@@ -85,7 +85,6 @@ def _markdown(task: str, metrics: dict[str, Any], table: str, plots: list[str], 
         f"# Training report: {task}",
         "",
         f"Data: `{metrics.get('data')}`; device {metrics.get('device')}; "
-        f"training took {metrics.get('train_seconds')} s; "
         + (
             f"the bundle averages {len(best['models'])} models trained from different seeds, each kept at its "
             f"best epoch ({', '.join(str(b.get('epoch')) for b in best['models'])})."

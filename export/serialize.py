@@ -8,10 +8,12 @@ Noisy exporter output is silenced narrowly.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
 import os
+import re
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -45,14 +47,44 @@ def to_torchscript(
 
 
 def strip_debug_info(path: Path) -> None:
-    """Drop a TorchScript archive's `*.debug_pkl` entries: source ranges with the build machine's
-    file paths, which loading does not need."""
+    """Make a TorchScript archive the same bytes on every build: drop its `*.debug_pkl` entries
+    (source ranges with the build machine's file paths, which loading does not need), put its
+    `Final` constant declarations in sorted order (torch writes them in set order, which changes
+    with Python's hash seed), and replace the random `serialization_id` with a hash of the rest."""
+    members: dict[str, bytes] = {}
+    with zipfile.ZipFile(path) as src:
+        infos = [i for i in src.infolist() if not i.filename.endswith(".debug_pkl")]
+        for info in infos:
+            data = src.read(info.filename)
+            if info.filename.endswith(".py"):
+                data = _sorted_constants(data.decode("utf-8")).encode("utf-8")
+            members[info.filename] = data
+    ids = [name for name in members if name.endswith("/serialization_id")]
+    digest = hashlib.sha256(b"".join(members[n] for n in sorted(members) if n not in ids)).hexdigest()
+    for name in ids:
+        members[name] = str(int(digest, 16) % 10**40).zfill(40).encode()
     stripped = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(stripped, "w", zipfile.ZIP_STORED) as dst:
-        for info in src.infolist():
-            if not info.filename.endswith(".debug_pkl"):
-                dst.writestr(info, src.read(info.filename))
+    with zipfile.ZipFile(stripped, "w", zipfile.ZIP_STORED) as dst:
+        for info in infos:
+            dst.writestr(info, members[info.filename])
     os.replace(stripped, path)
+
+
+_CONSTANT = re.compile(r"^\s+\w+ : Final\[")
+
+
+def _sorted_constants(code: str) -> str:
+    """Each run of consecutive `name : Final[...] = value` declarations, sorted."""
+    lines, out, run = code.split("\n"), [], []
+    for line in [*code.split("\n"), None]:
+        if line is not None and _CONSTANT.match(line):
+            run.append(line)
+            continue
+        out += sorted(run)
+        run = []
+        if line is not None:
+            out.append(line)
+    return "\n".join(out) if len(out) == len(lines) else code
 
 
 def to_pt2(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import datetime
 import errno
 import json
@@ -93,8 +94,13 @@ class BundleWriter:
         return Bundle(self.dir, self.manifest(**fields))
 
     def write_manifest(self, **fields: Any) -> Manifest:
-        """Write manifest.json into the staging folder: the last file of a bundle."""
+        """Write manifest.json into the staging folder: the last file of a bundle. When the bundle
+        at `out` is the same in everything but its creation time, its `created` is kept: a rebuild
+        that changes nothing leaves every byte as it was."""
         manifest = self.manifest(**fields)
+        previous = _previous_created(self.out, manifest)
+        if previous is not None:
+            manifest = dataclasses.replace(manifest, created=previous)
         with writing(self.out):
             (self.dir / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=1) + "\n", encoding="utf-8")
         return manifest
@@ -118,6 +124,19 @@ class BundleWriter:
             (self.out / MARKER).unlink(missing_ok=True)
             if previous:
                 shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _previous_created(out: Path, manifest: Manifest) -> str | None:
+    """The `created` of the bundle at `out` if its manifest equals `manifest` except for it."""
+    try:
+        old = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    new = manifest.to_dict()
+    if not isinstance(old, dict) or {**old, "created": new["created"]} != new:
+        return None
+    created = old.get("created")
+    return created if isinstance(created, str) else None
 
 
 def is_bundle(path: Path) -> bool:
