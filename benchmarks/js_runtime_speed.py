@@ -88,7 +88,10 @@ def main() -> None:
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} ({os.cpu_count()} cores), "
         f"Python {platform.python_version()}, Node {node}; one thread each (onnxruntime and onnxruntime-node, CPU). "
         f"Median of {ROUNDS} alternating rounds (Python, Node, Python, …); the ratio is the median of "
-        "the per-round ratios. Texts/s end to end: strings in, answers out, after load and warm-up.",
+        "the per-round ratios. Texts/s end to end: strings in, answers out, after load and warm-up. "
+        "The Python predictor stays loaded across rounds, so from its third round it answers language ID "
+        "from its per-word score cache (word_scores.py); the JavaScript runtime has no such cache, and "
+        "each of its rounds is a fresh process.",
         "",
         "| task | model | batch | texts | Python texts/s | JavaScript texts/s | JS / Python |",
         "|---|---|---:|---:|---:|---:|---:|",

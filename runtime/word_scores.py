@@ -14,7 +14,7 @@ instead of hashing every character n-gram and a model call: what makes one text 
 fast. Answers equal the model's on the whole text up to float rounding (float32 log-probs
 summed in float64: within the bundle's tolerance; tests compare the two on every dev sentence).
 
-The cache is bounded (CAPACITY words, float32 rows: at most 27 MB for 104 labels), evicts the
+The cache is bounded (CAPACITY words, float32 rows: at most 14 MB for 104 labels), evicts the
 older half when full, and is shared by threads under a lock (model calls for new words run
 outside it). A text with a new word runs the model on the whole text, as without the cache; a
 word is scored only once it has been seen twice (most words of a corpus occur once: scoring
@@ -31,7 +31,7 @@ import numpy as np
 
 from . import charclass
 
-CAPACITY = 1 << 16
+CAPACITY = 1 << 15
 SCORE_BATCH = 256  # words seen twice are scored together, this many at a time
 
 
@@ -87,36 +87,6 @@ class WordScores:
             except KeyError:
                 return None
 
-    def sums(self, texts_words: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """For texts given as word lists: which have every word cached (bool [n]), and for those,
-        the sum of their words' u rows (float64 [hits, labels]; NaN rows of words without ids
-        count as 0, and a text of only such words is not a hit)."""
-        index = self._index
-        rows: list[int] = []
-        counts: list[int] = []
-        hit = np.zeros(len(texts_words), dtype=bool)
-        with self._lock:
-            for i, words in enumerate(texts_words):
-                try:
-                    found = [index[w] for w in words]
-                except KeyError:
-                    continue
-                if found:
-                    hit[i] = True
-                    rows += found
-                    counts.append(len(found))
-            gathered = self._rows[rows].astype(np.float64)
-        if not counts:
-            return hit, np.zeros((0, self._rows.shape[1]))
-        no_ids = np.isnan(gathered[:, 0])
-        starts = np.cumsum(counts) - np.asarray(counts)
-        if no_ids.any():
-            gathered[no_ids] = 0.0
-            with_ids = np.add.reduceat(~no_ids, starts) > 0
-            hit[np.flatnonzero(hit)[~with_ids]] = False
-            return hit, np.add.reduceat(gathered, starts, axis=0)[with_ids]
-        return hit, np.add.reduceat(gathered, starts, axis=0)
-
     def missing(self, words: Sequence[str]) -> list[str]:
         """The words not cached, once each, in order."""
         index = self._index
@@ -129,7 +99,7 @@ class WordScores:
             for word in missed:
                 if word in self._seen_once:
                     self._pending[word] = None
-                elif len(self._seen_once) < 4 * self.capacity:
+                elif len(self._seen_once) < self.capacity:
                     self._seen_once[word] = None
                 else:
                     self._seen_once.clear()

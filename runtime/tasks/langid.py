@@ -36,7 +36,7 @@ MIN_WORDS = 1  # segments: shorter ones join a neighbour (1: none; the switch co
 # (~2 MB of float32 intermediates, cache-sized) ran 1.3 µs a text, 128-row calls 3.0 µs
 MAX_CELLS = 1 << 14
 CHUNK = 256  # most rows per backend call; rows are sorted by length first, so padding stays small
-SMALL_BATCH = 16  # up to this many texts are split into words one by one (numpy's fixed costs dominate)
+SMALL_BATCH = 16  # up to this many texts go through the word-score cache (one text at a time is its case)
 MAX_CHARS = 100_000  # a longer text is identified by its first MAX_CHARS characters (JSON output says so)
 SHORT_SEED = 12345  # fixed, so every eval of the same file cuts the same spans
 
@@ -89,37 +89,16 @@ class LanguageIdentifier(Predictor):
         """Log-probabilities [n, labels]; rows of texts without letters are NaN. A text is read up to
         its first MAX_CHARS characters: memory stays bounded whatever its length.
 
-        Texts of a linear model whose every word has been seen are answered from cached per-word
-        scores (`word_scores.py`); the others through `model_log_probs` (their new words noted)."""
-        if not self._linear:
+        A few texts (≤ SMALL_BATCH) of a linear model whose every word has been seen are answered
+        from cached per-word scores (`word_scores.py`); the others, and big batches, through
+        `model_log_probs` (on a corpus of mostly new words, scoring words would cost more than it saves)."""
+        if not self._linear or len(texts) > SMALL_BATCH:  # big batches: the model's batching is as fast
             return self.model_log_probs(texts)
-        if len(texts) > SMALL_BATCH:
-            return self._batch_log_probs(texts)
         out = np.full((len(texts), len(self.labels)), np.nan, dtype=np.float32)
         for i, text in enumerate(texts):
             row = self._text_logits(text)
             if row is not None:
                 out[i] = row - row.max() - np.log(np.exp(row - row.max()).sum())
-        return out
-
-    def _batch_log_probs(self, texts: Sequence[str]) -> np.ndarray:
-        """`log_probs` of a big batch: cached word sums where every word is cached, the model for the rest."""
-        clipped = [t[:MAX_CHARS] for t in texts]
-        words = self.featurizer.words(clipped)
-        scores = self.word_scores()
-        hit, sums = scores.sums(words)
-        out = np.full((len(texts), len(self.labels)), np.nan, dtype=np.float32)
-        if len(sums):
-            logits = sums + scores.base
-            logits -= logits.max(axis=1, keepdims=True)
-            logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
-            out[hit] = logits
-        rest = np.flatnonzero(~hit)
-        if len(rest):
-            out[rest] = self.model_log_probs([clipped[i] for i in rest])
-            due = scores.note(scores.missing([w for i in rest for w in words[i]]))
-            if due:
-                scores.add(due, self._score_words(due))
         return out
 
     def _text_logits(self, text: str) -> np.ndarray | None:
