@@ -136,7 +136,7 @@ def breakdown(texts: list[str]) -> dict[str, float]:
             lambda t: split_words(t, spec.normalization, spec.casefold), texts
         ),
         "batch 1: cached word scores": per_text(scores.vectors, [w for w in words if w]),
-        "batch 1024: whole predict() (every word cached)": per_text(lid.predict, chunks),
+        "batch 1024: whole predict() (the model path)": per_text(lid.predict, chunks),
         "batch 1024: split into folded words": per_text(lid.featurizer.words, chunks),
         "batch 1024: model path, featurize (normalize, words, n-gram hashes)": per_text(lid.featurizer, chunks),
         "batch 1024: model path, model calls (padding, onnxruntime)": per_text(lid._run_features, features),

@@ -238,9 +238,7 @@ def _options(fn: Callable[..., None]) -> Callable[..., None]:
 @click.option(
     "--switch-cost",
     type=click.FloatRange(min=0),
-    default=7.0,
-    show_default=True,
-    help="--segments/--shares: how much evidence a change of language needs.",
+    help="--segments/--shares: how much evidence a change of language needs (logit units).  [default: 7]",
 )
 @_stream_options
 def langid(
@@ -254,7 +252,7 @@ def langid(
     only: str | None,
     segments: bool,
     shares: bool,
-    switch_cost: float,
+    switch_cost: float | None,
     field: str | None,
     on_error: str,
     as_json: bool,
@@ -271,10 +269,10 @@ def langid(
     if segments and shares:
         raise InputError("give --segments or --shares, not both")
     method = "segments" if segments else "shares" if shares else "predict"
-    options = (
+    options: dict[str, Any] = (
         {"k": k, "threshold": threshold, "languages": languages}
         if method == "predict"
-        else {"switch_cost": switch_cost}
+        else ({} if switch_cost is None else {"switch_cost": switch_cost})  # None: the predictor's default
     )
     job = streaming.Job(
         task="langid",

@@ -14,7 +14,7 @@ instead of hashing every character n-gram and a model call: what makes one text 
 fast. Answers equal the model's on the whole text up to float rounding (float32 log-probs
 summed in float64: within the bundle's tolerance; tests compare the two on every dev sentence).
 
-The cache is bounded (CAPACITY words, float32 rows: at most 14 MB for 104 labels), evicts the
+The cache is bounded (CAPACITY words, float32 rows: at most 27 MB for 104 labels), evicts the
 older half when full, and is shared by threads under a lock (model calls for new words run
 outside it). A text with a new word runs the model on the whole text, as without the cache; a
 word is scored only once it has been seen twice (most words of a corpus occur once: scoring
@@ -31,7 +31,7 @@ import numpy as np
 
 from . import charclass
 
-CAPACITY = 1 << 15
+CAPACITY = 1 << 16
 SCORE_BATCH = 256  # words seen twice are scored together, this many at a time
 
 
@@ -99,7 +99,7 @@ class WordScores:
             for word in missed:
                 if word in self._seen_once:
                     self._pending[word] = None
-                elif len(self._seen_once) < self.capacity:
+                elif len(self._seen_once) < 2 * self.capacity:
                     self._seen_once[word] = None
                 else:
                     self._seen_once.clear()
