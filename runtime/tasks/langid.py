@@ -121,7 +121,8 @@ class LanguageIdentifier(Predictor):
             vectors = vectors[~np.isnan(vectors[:, 0])]
             if not len(vectors):
                 return None
-        return scores.base + (vectors[0] if len(vectors) == 1 else vectors.sum(axis=0))
+        logits: np.ndarray = scores.base + (vectors[0] if len(vectors) == 1 else vectors.sum(axis=0))
+        return logits
 
     def word_scores(self) -> WordScores:
         """The per-word score cache, made on first use (it runs the model once, on padding alone)."""
@@ -244,14 +245,14 @@ class LanguageIdentifier(Predictor):
         total = base + vectors.sum(axis=0)
         top = min(3, vectors.shape[1])
         candidates = np.union1d(np.argpartition(-vectors, top - 1, axis=1)[:, :top], np.argsort(-total)[:5])
-        out: list[tuple[int, int, str, float]] = []
+        out: list[tuple[int, int, str, float, int]] = []  # and the index of the segment's first word
         for seg in segment(vectors[:, candidates], base[candidates], switch_cost, min_words):
             first = seg.first if not out or out[-1][2] != self.labels[candidates[seg.label]] else out.pop()[4]
             logits = base + vectors[first : seg.last + 1].sum(axis=0)
             label = int(candidates[seg.label])
             p = 1.0 / float(np.exp(logits - logits[label]).sum())
-            out.append((spans[first][0], spans[seg.last][1], self.labels[label], p, first))  # type: ignore[arg-type]
-        return [(a, b, label, p) for a, b, label, p, _ in out]  # type: ignore[misc]
+            out.append((spans[first][0], spans[seg.last][1], self.labels[label], p, first))
+        return [(a, b, label, p) for a, b, label, p, _ in out]
 
     def shares(self, texts: str | Sequence[str], **options: Any) -> Any:
         """The share of each language in each text by characters of its segments, largest first
