@@ -24,7 +24,6 @@ them would cost more than it saves), in batches of SCORE_BATCH words.
 from __future__ import annotations
 
 import threading
-import unicodedata
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -51,9 +50,7 @@ _SPACES = _NonLetters()
 def fold_and_split(text: str, normalization: str, casefold: bool) -> tuple[str, list[str]]:
     """The folded text and its words, as `Featurizer.words` finds them, without numpy (one text
     at a time is where numpy's fixed costs dominate)."""
-    folded = unicodedata.normalize(normalization, text)  # type: ignore[arg-type]
-    if casefold:
-        folded = folded.casefold()
+    folded = charclass.fold(text, normalization, casefold)
     return folded, folded.translate(_SPACES).split()
 
 
