@@ -18,9 +18,9 @@ def bags(features: Features, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def pad(features: Features, rows: np.ndarray | None = None) -> np.ndarray:
     """Rows of `features` as a zero-padded int64 matrix [len(rows), longest] (at least 1 wide)."""
-    if len(features.offsets) == 2 and (rows is None or len(rows) == 1):  # one text: a view, no copy
+    if features.n_texts == 1 and (rows is None or len(rows) == 1):  # one text: a view, no copy
         return (features.ids if len(features.ids) else np.zeros(1, np.int64))[None, :]
-    rows = np.arange(len(features.offsets) - 1) if rows is None else np.asarray(rows)
+    rows = np.arange(features.n_texts) if rows is None else np.asarray(rows)
     return pad_chunks(features, rows, np.array([len(rows)]))[0]
 
 
@@ -35,9 +35,14 @@ def pad_chunks(features: Features, rows: np.ndarray, counts: np.ndarray | list[i
     bases = np.cumsum(sizes) - sizes  # where each chunk starts in the flat buffer
     chunk = np.repeat(np.arange(len(counts)), counts)
     row_starts = bases[chunk] + (np.arange(len(rows)) - bounds[chunk]) * widths[chunk]
-    ids, firsts = bags(features, rows)
     flat = np.zeros(int(sizes.sum()), dtype=np.int64)
-    flat[np.repeat(row_starts - firsts, lengths) + np.arange(len(ids))] = ids
+    shift = np.zeros(features.n_texts, dtype=np.int64)
+    shift[rows] = row_starts
+    if int(lengths.sum()) == features.total() and np.count_nonzero(shift[rows] == row_starts) == len(rows):
+        features.write_rows(shift, flat)  # each row once, and they hold every id: scattered as they lie
+    else:
+        ids, firsts = bags(features, rows)
+        flat[np.repeat(row_starts - firsts, lengths) + np.arange(len(ids))] = ids
     return [
         flat[b : b + n].reshape(c, w)
         for b, n, c, w in zip(bases.tolist(), sizes.tolist(), counts.tolist(), widths.tolist())

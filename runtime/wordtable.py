@@ -24,12 +24,30 @@ def _powers(base: int, n: int) -> np.ndarray:
     return out
 
 
+_INVERSE = pow(_BASE, -1, 2**64)
+CACHED_POWERS = 1 << 17  # powers kept between calls (2 MB at most): batches of up to ~1,300 long sentences
+_cached: dict[int, np.ndarray] = {}
+
+
+def _powers_of(base: int, n: int) -> np.ndarray:
+    """`_powers(base, n)`, from a cache that grows in powers of two up to CACHED_POWERS (read only:
+    threads may share it)."""
+    if n > CACHED_POWERS:
+        return _powers(base, n)
+    table = _cached.get(base)
+    if table is None or len(table) < n:
+        table = _powers(base, max(1024, 1 << (n - 1).bit_length()))
+        table.flags.writeable = False
+        _cached[base] = table
+    return table[:n]
+
+
 def _span_hashes(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each span cps[start:end], for all spans at once: the polynomial
     sum(cps[i] * B**(i - start)) mod 2**64 from prefix sums, then mixed."""
     prefix = np.zeros(len(cps) + 1, dtype=np.uint64)
-    np.cumsum(cps.astype(np.uint64) * _powers(_BASE, len(cps)), out=prefix[1:])
-    h = (prefix[ends] - prefix[starts]) * _powers(pow(_BASE, -1, 2**64), len(cps) + 1)[starts]
+    np.cumsum(cps.astype(np.uint64) * _powers_of(_BASE, len(cps)), out=prefix[1:])
+    h = (prefix[ends] - prefix[starts]) * _powers_of(_INVERSE, len(cps) + 1)[starts]
     h ^= h >> np.uint64(33)  # a bijective mix (murmur3's finalizer step) so the top bits,
     h *= np.uint64(0xFF51AFD7ED558CCD)  # which pick a table slot, depend on every character
     mixed: np.ndarray = h ^ (h >> np.uint64(33))

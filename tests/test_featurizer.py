@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bowgram.runtime.charclass import HARD_TEXTS
-from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec
+from bowgram.runtime.featurizer import TABLE_MIN_CHARS, Featurizer, FeaturizerSpec
 from bowgram.runtime.padding import pad, pad_chunks
 
 SPEC = FeaturizerSpec(min_n=1, max_n=4, buckets=1000)
@@ -96,8 +96,8 @@ def test_big_batches_look_words_up_in_the_hash_table_with_the_same_result():
     """Calls with many characters use the numpy word table; it must agree with the reference."""
     vocab = {w: i + 1 for i, w in enumerate(["hola", "que", "das", "ist", "gut", "école", "你好世界", "a" * 300])}
     f = Featurizer(SPEC, vocab)
-    texts = (TEXTS + ["das ist gut " * 20, "a" * 300 + " " + "a" * 299, "holas hol hola"]) * 8
-    assert sum(map(len, texts)) >= 512
+    texts = (TEXTS + ["das ist gut " * 20, "a" * 300 + " " + "a" * 299, "holas hol hola"]) * 24
+    assert sum(map(len, texts)) >= TABLE_MIN_CHARS
     features = f(texts)
     assert f._table is not None
     for i, text in enumerate(texts):
@@ -106,7 +106,13 @@ def test_big_batches_look_words_up_in_the_hash_table_with_the_same_result():
 
 def test_pad_chunks_matches_padding_each_chunk_alone():
     features = Featurizer(SPEC, VOCAB)(["ab", "hola que", "x", "das ist gut", "ǅ"])
-    rows, counts = np.array([2, 0, 4, 1, 3]), np.array([2, 1, 2])
-    chunks = pad_chunks(features, rows, counts)
-    expected = [pad(features, rows[0:2]), pad(features, rows[2:3]), pad(features, rows[3:5])]
-    assert [c.tolist() for c in chunks] == [e.tolist() for e in expected]
+    counts = np.array([2, 1, 2])
+    # every row once (ids scattered where they lie), a row twice and a row left out (gathered first)
+    for rows in (np.array([2, 0, 4, 1, 3]), np.array([2, 2, 4, 1, 3]), np.array([0, 0, 3, 1, 4])):
+        chunks = pad_chunks(features, rows, counts)
+        expected = [pad(features, rows[0:2]), pad(features, rows[2:3]), pad(features, rows[3:5])]
+        assert [c.tolist() for c in chunks] == [e.tolist() for e in expected]
+        padded_rows = [row for chunk in chunks for row in chunk.tolist()]
+        for row, r in zip(padded_rows, rows):
+            n = len(features.row(r))
+            assert row[:n] == features.row(r) and not any(row[n:])

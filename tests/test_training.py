@@ -21,7 +21,9 @@ from bowgram.runtime.padding import bags, pad  # noqa: E402
 def test_bag_mode_gives_the_padded_sums():
     torch.manual_seed(0)
     model = BowClassifier(num_ids=50, num_labels=3, dim=4).eval()
-    features = Features(np.array([5, 7, 9, 1, 2, 3, 4, 8], dtype=np.int64), np.array([0, 3, 3, 8], dtype=np.int64))
+    features = Features.from_csr(
+        np.array([5, 7, 9, 1, 2, 3, 4, 8], dtype=np.int64), np.array([0, 3, 3, 8], dtype=np.int64)
+    )
     rows = np.array([2, 0])  # the empty text is not asked for, as in training
     ids, offsets = bags(features, rows)
     assert ids.tolist() == [1, 2, 3, 4, 8, 5, 7, 9] and offsets.tolist() == [0, 5]
