@@ -131,15 +131,13 @@ def test_int8_variant_loads_and_agrees_on_the_best_answer(tutorial_bundles, task
 
 
 def test_backend_calls_stay_within_the_cell_budget(identifier):
-    from bowgram.runtime.tasks.langid import MAX_CELLS
-
     lengths = np.array([1] * 1000 + [300] * 70 + [50_000])
     counts = identifier._chunks(lengths)
     assert sum(counts) == len(lengths) and min(counts) >= 1
     start = 0
     for count in counts:
         widest = lengths[start + count - 1]
-        assert count <= identifier.batch_size and (count * widest <= MAX_CELLS or count == 1)
+        assert count <= identifier.batch_size and (count * widest <= identifier.max_cells or count == 1)
         start += count
 
 

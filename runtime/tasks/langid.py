@@ -32,9 +32,11 @@ from . import Predictor, Task
 UNDETERMINED = "und"
 SWITCH_COST = 7.0  # segments: logit units a change of language must win (chosen on mixes of training sentences)
 MIN_WORDS = 1  # segments: shorter ones join a neighbour (1: none; the switch cost already guards)
-# rows × padded width per backend call. Measured with onnxruntime on the dev set: 2^14 cells
-# (~2 MB of float32 intermediates, cache-sized) ran 1.3 µs a text, 128-row calls 3.0 µs
-MAX_CELLS = 1 << 14
+# ids per backend call (rows × padded width) = CALL_VALUES / the model's dim, so the gathered
+# [rows, width, dim] embeddings stay cache-sized (~0.5 MB as float32). Measured with onnxruntime
+# on the dev sentences, dim 32 (fp16 table): 4,096 ids a call 3.7 µs a text, 16,384 ids 4.5 µs;
+# long sentences 7.4 vs 9.1 µs
+CALL_VALUES = 1 << 17
 CHUNK = 256  # most rows per backend call; rows are sorted by length first, so padding stays small
 SMALL_BATCH = 16  # up to this many texts go through the word-score cache (one text at a time is its case)
 MAX_CHARS = 100_000  # a longer text is identified by its first MAX_CHARS characters (JSON output says so)
@@ -71,6 +73,7 @@ class LanguageIdentifier(Predictor):
                 f"(labels {sizes['labels']} vs {recorded['labels']}, ids {sizes['ids']} vs {recorded['ids']})"
             )
         self._index = {label: i for i, label in enumerate(self.labels)}
+        self.max_cells = max(256, CALL_VALUES // max(1, int(manifest.model.get("dim") or 32)))
         # the sum-over-words path (word_scores.py) holds for a model linear up to its log-softmax
         self._linear = manifest.model.get("architecture") == "bow-classifier" and manifest.model.get("hidden") == 0
         self._word_scores: WordScores | None = None
@@ -155,13 +158,13 @@ class LanguageIdentifier(Predictor):
         return out
 
     def _chunks(self, sorted_lengths: np.ndarray) -> list[int]:
-        """Rows per backend call, in order: as many as fit in MAX_CELLS ids (padded to the widest,
+        """Rows per backend call, in order: as many as fit in `max_cells` ids (padded to the widest,
         i.e. the last, row of the call), at most `batch_size`, at least one."""
         counts, start, n = [], 0, len(sorted_lengths)
         while start < n:
             widths = np.maximum(sorted_lengths[start : start + self.batch_size], 1)
             cells = np.arange(1, len(widths) + 1) * widths  # increasing: lengths are sorted
-            count = max(1, int(np.searchsorted(cells, MAX_CELLS, side="right")))
+            count = max(1, int(np.searchsorted(cells, self.max_cells, side="right")))
             counts.append(count)
             start += count
         return counts
