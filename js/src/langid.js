@@ -6,7 +6,8 @@ import { InputError, BundleError } from './errors.js';
 
 export const UNDETERMINED = 'und';
 export const MAX_CHARS = 100_000; // a longer text is identified by its first MAX_CHARS code points
-const MAX_CELLS = 1 << 14; // ids per model call (rows x padded width): cache-sized, as in the Python runtime
+const CALL_VALUES = 1 << 17; // ids per model call (rows x padded width) = CALL_VALUES / the model's dim, as in the
+// Python runtime: the gathered embeddings stay cache-sized
 const MAX_ROWS = 256;
 export const SWITCH_COST = 7; // segments: as the Python runtime's defaults
 export const MIN_WORDS = 1;
@@ -24,6 +25,7 @@ export class LanguageIdentifier {
       throw new BundleError('vocab.json and the featurizer do not match the model\'s number of ids');
     }
     this.index = new Map(this.labels.map((l, i) => [l, i]));
+    this.maxCells = Math.max(256, Math.floor(CALL_VALUES / Math.max(1, Number(bundle.model.dim) || 32)));
   }
 
   /** The feature ids of one text (what examples.json records). */
@@ -127,14 +129,14 @@ export class LanguageIdentifier {
   }
 
   /** Log-probabilities per text (Float32Array rows); null for a text without ids. Texts are
-   * sorted by length and run in calls of at most MAX_CELLS padded ids, so padding stays small. */
+   * sorted by length and run in calls of at most `maxCells` padded ids, so padding stays small. */
   async logProbs(texts) {
     const ids = texts.map((t) => this.inputIds(t));
     const rows = ids.map((_, i) => i).filter((i) => ids[i].length).sort((a, b) => ids[a].length - ids[b].length || a - b);
     const out = new Array(texts.length).fill(null);
     for (let start = 0; start < rows.length; ) {
       let end = start + 1; // rows are sorted: the last row of a call is its widest
-      while (end < rows.length && end - start < MAX_ROWS && (end - start + 1) * ids[rows[end]].length <= MAX_CELLS) end++;
+      while (end < rows.length && end - start < MAX_ROWS && (end - start + 1) * ids[rows[end]].length <= this.maxCells) end++;
       const chunk = rows.slice(start, end);
       const values = await this.run(chunk.map((i) => ids[i]));
       chunk.forEach((i, r) => { out[i] = values[r]; });
