@@ -153,7 +153,8 @@ class Features:
 
 
 class Featurizer:
-    """Vectorized over the whole batch: one normalize call, numpy for n-grams and hashing."""
+    """Vectorized over the whole batch: numpy for words, n-grams and hashing (folding is text by
+    text, see `charclass.fold_each`)."""
 
     def __init__(self, spec: FeaturizerSpec, vocab: dict[str, int]):
         self.spec = spec
