@@ -148,6 +148,7 @@ class Features:
                 offsets = np.concatenate([[0], np.cumsum(self.lengths())]).astype(np.int64)
                 ids = np.empty(int(offsets[-1]), dtype=np.int64)
                 self.write_rows(offsets[:-1], ids)
+                self.parts = [(ids, np.diff(offsets))]  # the CSR arrays are the one part now: the others are freed
             self._csr = ids, offsets
         return self._csr
 

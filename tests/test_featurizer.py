@@ -130,3 +130,12 @@ def test_pad_chunks_matches_padding_each_chunk_alone():
         for row, r in zip(padded_rows, rows):
             n = len(features.row(r))
             assert row[:n] == features.row(r) and not any(row[n:])
+
+
+def test_features_hold_one_copy_of_the_ids_once_in_csr_form():
+    """Training featurizes a whole corpus at once: the parts must not outlive the CSR arrays."""
+    features = Featurizer(SPEC, VOCAB)(TEXTS)
+    assert len(features.parts) > 1  # words, then each n
+    ids = features.ids
+    assert len(features.parts) == 1 and features.parts[0][0] is ids
+    assert features.parts[0][1].tolist() == features.lengths().tolist()
