@@ -95,14 +95,15 @@ def langid_throughput(inputs: dict[str, list[str]], work: Path, baseline: Path |
                     passes[name].append(len(texts) / (time.perf_counter() - started))
             ref = passes.get("fastText lid.176")
             for name, per_s in passes.items():
-                ratio = statistics.median(a / b for a, b in zip(per_s, ref)) if ref else None
+                ratios = [a / b for a, b in zip(per_s, ref)] if ref else []
                 rows.append(
                     {
                         "input": input_name,
                         "system": name,
                         "batch": batch_size,
                         "per_s": statistics.median(per_s),
-                        "ratio": ratio,
+                        "ratio": statistics.median(ratios) if ratios else None,
+                        "pass_ratios": ratios,
                     }
                 )
                 print(rows[-1], file=sys.stderr, flush=True)
@@ -110,7 +111,8 @@ def langid_throughput(inputs: dict[str, list[str]], work: Path, baseline: Path |
 
 
 def breakdown(texts: list[str]) -> dict[str, float]:
-    """Microseconds per text of each step, one text at a time (warm word cache) and in batches of 1024."""
+    """Microseconds per text of each step, one text at a time (warm word cache) and in batches of 1024
+    (median of REPEATS rounds)."""
     from bowgram.runtime import load
     from bowgram.runtime.word_scores import split_words
 
@@ -130,17 +132,20 @@ def breakdown(texts: list[str]) -> dict[str, float]:
 
     chunks = [texts[i : i + 1024] for i in range(0, len(texts), 1024)]
     features = [lid.featurizer(c) for c in chunks]
-    return {
-        "batch 1: whole predict()": per_text(lid.predict, texts),
-        "batch 1: split into folded words": per_text(
-            lambda t: split_words(t, spec.normalization, spec.casefold), texts
-        ),
-        "batch 1: cached word scores": per_text(scores.vectors, [w for w in words if w]),
-        "batch 1024: whole predict() (the model path)": per_text(lid.predict, chunks),
-        "batch 1024: split into folded words": per_text(lid.featurizer.words, chunks),
-        "batch 1024: model path, featurize (normalize, words, n-gram hashes)": per_text(lid.featurizer, chunks),
-        "batch 1024: model path, model calls (padding, onnxruntime)": per_text(lid._run_features, features),
+    steps = {
+        "batch 1: whole predict()": (lid.predict, texts),
+        "batch 1: split into folded words": (lambda t: split_words(t, spec.normalization, spec.casefold), texts),
+        "batch 1: cached word scores": (scores.vectors, [w for w in words if w]),
+        "batch 1024: whole predict() (the model path)": (lid.predict, chunks),
+        "batch 1024: split into folded words": (lid.featurizer.words, chunks),
+        "batch 1024: model path, featurize (normalize, words, n-gram hashes)": (lid.featurizer, chunks),
+        "batch 1024: model path, model calls (padding, onnxruntime)": (lid._run_features, features),
     }
+    times: dict[str, list[float]] = {step: [] for step in steps}
+    for _ in range(REPEATS):  # steps in rotation, the median of each: a slow moment of the machine hits one pass
+        for step, (fn, items) in steps.items():
+            times[step].append(per_text(fn, items))
+    return {step: statistics.median(t) for step, t in times.items()}
 
 
 def nextword_qps() -> dict:
@@ -274,12 +279,15 @@ def render(r: dict, n: dict[str, int]) -> str:
         f"Inputs: the {n['dev sentences']:,} dev sentences; {n['long sentences']:,} long sentences (dev sentences "
         "of one language joined in pairs, 60-200 characters).",
         "",
-        "| input | system | batch | texts/s | × fastText lid.176 |",
-        "|---|---|---|---|---|",
+        "| input | system | batch | texts/s | × fastText lid.176 | passes: lowest-highest × |",
+        "|---|---|---|---|---|---|",
     ]
     for row in r["langid"]:
         ratio = f"{row['ratio']:.2f}" if row.get("ratio") is not None else "n/a"
-        lines.append(f"| {row['input']} | {row['system']} | {row['batch']} | {row['per_s']:,.0f} | {ratio} |")
+        spread = f"{min(row['pass_ratios']):.2f}-{max(row['pass_ratios']):.2f}" if row.get("pass_ratios") else "n/a"
+        lines.append(
+            f"| {row['input']} | {row['system']} | {row['batch']} | {row['per_s']:,.0f} | {ratio} | {spread} |"
+        )
     lines += [
         "",
         f"Median of {REPEATS} passes over each input for every row; the systems alternate within each pass "
@@ -289,7 +297,7 @@ def render(r: dict, n: dict[str, int]) -> str:
         "through the model whole, and words are scored once seen twice. The cold-cache rows reload the "
         "bundle before every pass: every pass is a first pass.",
         "",
-        "## Where the time goes (µs per text, after the change)",
+        f"## Where the time goes (µs per text, median of {REPEATS} rounds)",
         "",
         "| input | step | µs |",
         "|---|---|---|",
