@@ -29,6 +29,8 @@ def train_and_export(task: str, data: str, out: Path, config: Any) -> dict[str, 
     """Train `task` on `data` and write a validated bundle to `out`; returns the manifest."""
     check_out_dir(out)
     started = time.perf_counter()
+    if not config.train.quiet:  # data preparation says nothing else for a while
+        print(f"{task}: preparing the {data} data and training", file=sys.stderr, flush=True)
     trained = get(task).train(data, config)
     trained.metrics["data"] = data
     manifest = write_bundle(out, trained)

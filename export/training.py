@@ -21,6 +21,8 @@ from bowgram.runtime.errors import InputError
 if TYPE_CHECKING:
     import torch
 
+    from .reproduce import Reproduction
+
 
 @dataclass(frozen=True)
 class Source:
@@ -87,6 +89,7 @@ class TaskTraining:
     options: Sequence[Callable[[Any], Any]]  # click options of `bowgram train TASK`, named after config fields
     plots: Callable[[Path, dict[str, Any], Any], list[str]] = lambda folder, dev, plt: []  # extra report plots
     help: str = ""
+    reproduction: Reproduction | None = None  # when a rebuilt default bundle is the same model (reproduce.py)
 
 
 def default_data(folder: str, name: str) -> Path:

@@ -13,12 +13,25 @@ export interface LoadOptions {
   sessionOptions?: object;
 }
 
+export type Codes = 'label' | 'iso639-1' | 'iso639-3' | 'flores';
+export interface LangidOptions {
+  k?: number;
+  threshold?: number;
+  languages?: string[] | null;
+  /** answer each label as this code (from the bundle's languages.json) */
+  codes?: Codes;
+}
+
 export declare class LanguageIdentifier {
   readonly task: 'langid';
   readonly labels: string[];
   /** Top-k [label, probability]; "und" for text without letters or below `threshold`. */
-  predict(text: string, options?: { k?: number; threshold?: number; languages?: string[] | null }): Promise<Answer>;
-  predict(texts: string[], options?: { k?: number; threshold?: number; languages?: string[] | null }): Promise<Answer[]>;
+  /** What each label is (languages.json): name, ISO 639-1/639-3 codes, script, FLORES-200 code. */
+  readonly languages: Map<string, Map<string, string>>;
+  predict(text: string, options?: LangidOptions): Promise<Answer>;
+  predict(texts: string[], options?: LangidOptions): Promise<Answer[]>;
+  /** [start, end, label, probability] per segment (UTF-16 offsets). */
+  segments(text: string, options?: { switchCost?: number; minWords?: number; codes?: Codes }): Promise<[number, number, string, number][]>;
   inputIds(text: string): number[];
   units(text: string): string[];
   run(idRows: number[][]): Promise<Float32Array[]>;

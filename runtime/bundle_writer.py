@@ -132,7 +132,7 @@ def _previous_created(out: Path, manifest: Manifest) -> str | None:
         old = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    new = manifest.to_dict()
+    new = json.loads(json.dumps(manifest.to_dict()))  # as it would be written: tuples become lists
     if not isinstance(old, dict) or {**old, "created": new["created"]} != new:
         return None
     created = old.get("created")

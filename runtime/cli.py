@@ -230,6 +230,14 @@ def _options(fn: Callable[..., None]) -> Callable[..., None]:
 )
 @click.option("--only", help="Comma-separated labels to choose from, e.g. en,es,fr.")
 @click.option(
+    "--codes",
+    type=click.Choice(["label", "iso639-1", "iso639-3", "flores"]),
+    default="label",
+    show_default=True,
+    help="Answer each language as its label, ISO 639-1 code (else 639-3, as lid.176), ISO 639-3 code, or "
+    "FLORES-200 code (xxx_Scrp), from the bundle's languages.json.",
+)
+@click.option(
     "--segments",
     is_flag=True,
     help="Which languages, where: 'label start-end prob' per segment (character offsets of the text).",
@@ -250,6 +258,7 @@ def langid(
     k: int,
     threshold: float,
     only: str | None,
+    codes: str,
     segments: bool,
     shares: bool,
     switch_cost: float | None,
@@ -270,9 +279,9 @@ def langid(
         raise InputError("give --segments or --shares, not both")
     method = "segments" if segments else "shares" if shares else "predict"
     options: dict[str, Any] = (
-        {"k": k, "threshold": threshold, "languages": languages}
+        {"k": k, "threshold": threshold, "languages": languages, "codes": codes}
         if method == "predict"
-        else ({} if switch_cost is None else {"switch_cost": switch_cost})  # None: the predictor's default
+        else {"codes": codes, **({} if switch_cost is None else {"switch_cost": switch_cost})}  # None: its default
     )
     job = streaming.Job(
         task="langid",
@@ -404,10 +413,16 @@ def info(bundle: str, as_json: bool) -> None:
     Example: bowgram info artifacts/langid
     """
     from .bundle import Bundle
-    from .summary import manifest_summary
+    from .summary import languages_summary, manifest_summary
 
-    manifest = Bundle.open(bundle).manifest
-    click.echo(json.dumps(manifest.to_dict(), indent=1, ensure_ascii=False) if as_json else manifest_summary(manifest))
+    opened = Bundle.open(bundle)
+    manifest = opened.manifest
+    if as_json:
+        click.echo(json.dumps(manifest.to_dict(), indent=1, ensure_ascii=False))
+        return
+    click.echo(manifest_summary(manifest))
+    if any(a.format == "languages" for a in manifest.artifacts):
+        click.echo(languages_summary(opened.read_json("languages")))
 
 
 @main.command()

@@ -14,7 +14,7 @@ import numpy as np
 from .errors import InputError
 from .inputs import decode_utf8
 
-NO_SPACE_SCRIPTS = ("zh", "ja", "th", "km")  # spans of these are cut by characters
+NO_SPACE_SCRIPTS = ("zh", "ja", "th", "km", "my", "lo", "bo", "dz", "shn")  # spans of these are cut by characters
 
 
 def read_text(path: str | Path) -> str:

@@ -42,3 +42,17 @@ def manifest_summary(m: Manifest) -> str:
 
 def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def languages_summary(languages: dict[str, dict[str, str]], width: int = 100) -> str:
+    """`languages.json` as `bowgram info` lists it: each label with its name, wrapped."""
+    entries = [f"{label} {entry.get('name', '?')}" for label, entry in sorted(languages.items())]
+    lines = [f"languages:   {len(entries)} (label and name; --codes iso639-1|iso639-3|flores for other codes)"]
+    line = " "
+    for entry in entries:
+        if len(line) + len(entry) + 2 > width:
+            lines.append(line.rstrip(", "))
+            line = " "
+        line += f" {entry},"
+    lines.append(line.rstrip(", "))
+    return "\n".join(lines)

@@ -19,6 +19,21 @@ from bowgram.runtime.tokenizer import LEGACY_PATTERN, Tokenizer, TokenizerSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 PARITY = ROOT / "js" / "test" / "parity"
+
+
+def parity(name: str) -> dict:
+    """A parity file, checked to be about the bundle in artifacts/ (it records the ONNX checksums
+    of the bundle it was written from)."""
+    data = json.loads(gzip.open(PARITY / f"{name}.json.gz").read())
+    manifest = json.loads((ROOT / "artifacts" / data["bundle"] / "manifest.json").read_text())
+    now = {a["path"]: a["sha256"] for a in manifest["artifacts"] if a["format"] == "onnx"}
+    assert data["sha256"] == now, (
+        f"js/test/parity/{name}.json.gz was written from another artifacts/{data['bundle']}: after replacing "
+        "a default bundle (bowgram build --out artifacts), rewrite them: python js/tools/write_parity.py"
+    )
+    return data
+
+
 TOK = Tokenizer(TokenizerSpec())
 WORDS = Featurizer(FeaturizerSpec(), {})
 
@@ -95,7 +110,7 @@ def test_javascript_unicode_data_is_this_runtimes():
 @pytest.mark.parametrize("task", ["langid", "nextword"])
 def test_parity_files_match_this_runtime(task):
     """What the JavaScript conformance test holds a port to is what this runtime answers."""
-    data = json.loads(gzip.open(PARITY / f"{task}.json.gz").read())
+    data = parity(task)
     tol = data["tolerance"]
     for precision in ("fp32", "int8"):
         predictor = load(ROOT / "artifacts" / data["bundle"], backend="onnx", precision=precision)
@@ -112,7 +127,7 @@ def test_parity_files_match_this_runtime(task):
 
 
 def test_segments_parity_file_matches_this_runtime():
-    data = json.loads(gzip.open(PARITY / "segments.json.gz").read())
+    data = parity("segments")
     lid = load(ROOT / "artifacts" / data["bundle"], backend="onnx")
     for record in data["records"][::4]:
         got = lid.segments(record["text"])

@@ -111,6 +111,9 @@ def test_langid_metrics_on_a_hand_checked_file(identifier):
     # SPANISH: P=1/1 R=1/2 F1=2/3; ENGLISH: P=1/2 R=1/1 F1=2/3
     assert m["macro_f1"] == pytest.approx(2 / 3)
     assert m["confusions"] == [{"gold": "SPANISH", "predicted": "ENGLISH", "count": 1}]
+    # false-positive rate: of the rows of other labels, the share called this one
+    assert m["per_label"]["ENGLISH"]["false_positive_rate"] == pytest.approx(1 / 2)  # 1 of 2 Spanish rows
+    assert m["per_label"]["SPANISH"]["false_positive_rate"] == 0.0
 
 
 def test_graph_top_k_answers_like_a_full_sort(predictor):

@@ -41,7 +41,7 @@ export async function loadPredictor(source, ort, { precision = 'fp32', sessionOp
   const find = (format, p = 'fp32') => manifest.artifacts.find((a) => a.format === format && (a.precision ?? 'fp32') === p);
   const model = find('onnx', precision);
   if (!model) throw new BundleError(`${source.where} has no ${precision} ONNX model`);
-  const files = { vocab: find('vocab'), labels: find('labels') };
+  const files = { vocab: find('vocab'), labels: find('labels'), languages: find('languages') };
   if (!files.vocab || (manifest.task === 'langid' && !files.labels)) throw new BundleError(`${source.where}: manifest lists no vocab/labels file`);
   const bundle = {
     ...manifest,
@@ -49,6 +49,7 @@ export async function loadPredictor(source, ort, { precision = 'fp32', sessionOp
     ort,
     vocab: json(await readChecked(source, files.vocab), files.vocab.path),
     labels: files.labels ? json(await readChecked(source, files.labels), files.labels.path) : null,
+    languages: files.languages ? json(await readChecked(source, files.languages), files.languages.path) : null,
   };
   // int8 weights (DequantizeLinear on initializers) are folded to float32 once, at load
   const options = { ...sessionOptions, extra: { ...sessionOptions.extra, session: { disable_quant_qdq: '1', ...sessionOptions.extra?.session } } };

@@ -3,6 +3,7 @@
 import { Featurizer } from './featurizer.js';
 import { classOf, foldText, L, M } from './unicode.js';
 import { InputError, BundleError } from './errors.js';
+import { validateLanguages, codeMap } from './languages.js';
 
 export const UNDETERMINED = 'und';
 export const MAX_CHARS = 100_000; // a longer text is identified by its first MAX_CHARS code points
@@ -25,6 +26,7 @@ export class LanguageIdentifier {
       throw new BundleError('vocab.json and the featurizer do not match the model\'s number of ids');
     }
     this.index = new Map(this.labels.map((l, i) => [l, i]));
+    this.languages = bundle.languages === null || bundle.languages === undefined ? new Map() : validateLanguages(bundle.languages, this.labels);
     this.maxCells = Math.max(256, Math.floor(CALL_VALUES / Math.max(1, Number(bundle.model.dim) || 32)));
   }
 
@@ -65,8 +67,10 @@ export class LanguageIdentifier {
    * change of language; labels never among a word's best three nor the text's best five are
    * not considered).
    */
-  async segments(text, { switchCost = SWITCH_COST, minWords = MIN_WORDS } = {}) {
+  async segments(text, { switchCost = SWITCH_COST, minWords = MIN_WORDS, codes = 'label' } = {}) {
     if (typeof text !== 'string') throw new InputError('text must be a string');
+    const map = codeMap(this.languages, this.labels, codes);
+    if (map) return (await this.segments(text, { switchCost, minWords })).map(([a, b, label, p]) => [a, b, map.get(label) ?? label, p]);
     if (minWords !== 1) throw new InputError('this runtime segments with minWords 1 only');
     const runs = [];
     let start = -1, i = 0;
@@ -148,9 +152,16 @@ export class LanguageIdentifier {
   /**
    * Top-k [label, probability] per text; [["und", 1]] for a text without letters, and
    * [["und", p], [best, p], …] when the best probability p is below `threshold`. `languages` restricts the
-   * answer to those labels, renormalized over them. A string gives one list, an array a list of lists.
+   * answer to those labels, renormalized over them; `codes` gives each label as its "iso639-1", "iso639-3" or
+   * "flores" code (languages.json). A string gives one list, an array a list of lists.
    */
-  async predict(texts, { k = 1, threshold = 0, languages = null } = {}) {
+  async predict(texts, { k = 1, threshold = 0, languages = null, codes = 'label' } = {}) {
+    const map = codeMap(this.languages, this.labels, codes);
+    if (map) {
+      const answers = await this.predict(texts, { k, threshold, languages });
+      const relabel = (answer) => answer.map(([label, p]) => [map.get(label) ?? label, p]);
+      return typeof texts === 'string' ? relabel(answers) : answers.map(relabel);
+    }
     const single = typeof texts === 'string';
     const batch = single ? [texts] : texts;
     if (!Array.isArray(batch) || batch.some((t) => typeof t !== 'string')) throw new InputError('texts must be a string or an array of strings');

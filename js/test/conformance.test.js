@@ -7,7 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { load, folder, readExamples, loadPredictor, BundleError } from '../src/node.js';
+import { load, folder, readExamples, loadPredictor, BundleError, InputError } from '../src/node.js';
 import * as ort from 'onnxruntime-node';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -65,7 +65,15 @@ for (const path of BUNDLES.filter((p) => existsSync(join(p, 'manifest.json')))) 
   }
 }
 
-const readParity = (task) => JSON.parse(gunzipSync(readFileSync(join(HERE, 'parity', `${task}.json.gz`))).toString('utf8'));
+// a parity file holds for the bundle it was written from (it records that bundle's ONNX checksums)
+function readParity(task) {
+  const parity = JSON.parse(gunzipSync(readFileSync(join(HERE, 'parity', `${task}.json.gz`))).toString('utf8'));
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'artifacts', parity.bundle, 'manifest.json'), 'utf8'));
+  const now = Object.fromEntries(manifest.artifacts.filter((a) => a.format === 'onnx').map((a) => [a.path, a.sha256]));
+  assert.deepEqual(now, parity.sha256, `test/parity/${task}.json.gz was written from another artifacts/${parity.bundle}: `
+    + 'after replacing a default bundle (bowgram build --out artifacts), run python js/tools/write_parity.py');
+  return parity;
+}
 
 for (const task of ['langid', 'nextword']) {
   for (const precision of ['fp32', 'int8']) {
@@ -132,6 +140,45 @@ test('a manifest this runtime does not understand is refused', async () => {
   }
   const nextword = join(ROOT, 'artifacts', 'nextword');
   await assert.rejects(loadPredictor(edited(nextword, (m) => { m.featurizer.pattern = '\\w+'; }), ort), /pattern/);
+});
+
+const LANGUAGE_CASES = JSON.parse(readFileSync(join(HERE, 'cases', 'languages.json'), 'utf8'));
+
+// the tutorial bundle with `languages` as its languages.json, listed in its manifest (shared cases)
+function withLanguages(languages) {
+  const path = join(ROOT, 'tests', 'bundles', 'langid');
+  const source = folder(path);
+  const bytes = new TextEncoder().encode(JSON.stringify(languages));
+  return {
+    where: path,
+    async read(name) {
+      if (name === 'languages.json') return bytes;
+      if (name !== 'manifest.json') return source.read(name);
+      const manifest = JSON.parse(new TextDecoder().decode(await source.read(name)));
+      const digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes));
+      const sha256 = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+      manifest.artifacts.push({ path: 'languages.json', format: 'languages', sha256, size: bytes.byteLength, precision: 'fp32' });
+      return new TextEncoder().encode(JSON.stringify(manifest));
+    },
+  };
+}
+
+test('languages.json: answers in each kind of code, and the bundles the Python runtime refuses', async () => {
+  const { text, valid, refused, missing_code: missing } = LANGUAGE_CASES;
+  const lid = await loadPredictor(withLanguages(valid.languages), ort);
+  for (const [codes, expected] of Object.entries(valid.answers)) {
+    assert.equal((await lid.predict(text, { codes }))[0][0], expected, codes);
+    assert.deepEqual(await lid.predict('12345', { codes }), [['und', 1]]);
+    const field = { 'iso639-1': 'iso639_1', 'iso639-3': 'iso639_3', flores: 'flores' }[codes];
+    const mapped = field ? Object.values(valid.languages).map((e) => e[field]) : Object.keys(valid.languages);
+    for (const [, , label] of await lid.segments(`${text} and it is lost on me`, { codes })) assert.ok(mapped.includes(label), label);
+  }
+  for (const { case: name, languages, message } of refused) {
+    await assert.rejects(loadPredictor(withLanguages(languages), ort), (e) => e instanceof BundleError && e.message.includes(message), name);
+  }
+  const partial = await loadPredictor(withLanguages(missing.languages), ort);
+  await assert.rejects(partial.predict(text, { codes: missing.codes }), (e) => e instanceof InputError && e.message.includes(missing.message));
+  await assert.rejects((await load(join(ROOT, 'tests', 'bundles', 'langid'))).predict(text, { codes: 'flores' }), /no languages\.json/);
 });
 
 test('segments() answers as the Python API on mixed-language texts', async () => {

@@ -69,7 +69,20 @@ def records(bundle: Path, texts: list[str]) -> dict[str, Any]:
                 record[precision] = []
         out.append(record)
     examples = first.bundle.read_json("examples")
-    return {"bundle": bundle.name, "tolerance": examples["tolerance"], "records": out, "answers": answers(first, texts)}
+    return {
+        "bundle": bundle.name,
+        "sha256": written_from(bundle),
+        "tolerance": examples["tolerance"],
+        "records": out,
+        "answers": answers(first, texts),
+    }
+
+
+def written_from(bundle: Path) -> dict[str, str]:
+    """The checksums of the bundle's ONNX files: a parity file holds for that bundle only, and its
+    test says so when the bundle was replaced (`bowgram build --out artifacts`) without it."""
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    return {a["path"]: a["sha256"] for a in manifest["artifacts"] if a["format"] == "onnx"}
 
 
 def answers(predictor: Any, texts: list[str]) -> list[dict[str, Any]]:
@@ -99,7 +112,8 @@ def segment_records() -> dict[str, Any]:
     texts = [text for text, _ in bench.mixes(bench.sentences("dev", labels), 600, seed=0)]
     texts += list(charclass.HARD_TEXTS)
     lid = load(ROOT / "artifacts" / "langid", backend="onnx")
-    return {"bundle": "langid", "records": [{"text": t, "segments": lid.segments(t)} for t in texts]}
+    records = [{"text": t, "segments": lid.segments(t)} for t in texts]
+    return {"bundle": "langid", "sha256": written_from(ROOT / "artifacts" / "langid"), "records": records}
 
 
 def main(tasks: list[str]) -> None:

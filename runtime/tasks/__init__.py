@@ -15,14 +15,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
-from ..backends import Backend, open_model
-from ..bundle import Bundle
-from ..contract import Contract
 from ..errors import BowgramError, BundleError, InputError
+
+if TYPE_CHECKING:  # the registry itself (names(), get()) stays free of numpy: `bowgram --help` lists tasks
+    import numpy as np
+
+    from ..backends import Backend
+    from ..bundle import Bundle
+    from ..contract import Contract
 
 _MODULES = {"langid": "bowgram.runtime.tasks.langid", "nextword": "bowgram.runtime.tasks.nextword"}
 
@@ -45,6 +47,8 @@ class Predictor:
         self.sizes = contract.sizes(bundle.manifest.signature)
         # each output's shape after the batch axis, for the check on every call (-1: any size)
         self._shapes = {s.name: tuple(self.sizes.get(a, -1) for a in s.axes[1:]) for s in contract.outputs}
+        from ..backends import open_model
+
         self._prepare()  # vocabulary work first, freed before the engine allocates: a lower peak
         self.backend = open_model(bundle, backend, precision, threads) if isinstance(backend, str) else backend
         self._opened = (backend, threads) if isinstance(backend, str) else None

@@ -19,11 +19,13 @@ from typing import Any
 import numpy as np
 
 from .. import charclass
+from .. import languages as language_info
 from ..contract import Contract, TensorSpec
 from ..corpus import read_labelled, short_spans
 from ..errors import BundleError, InputError
 from ..featurizer import Features, Featurizer, FeaturizerSpec
 from ..inputs import as_batch
+from ..languages import relabel
 from ..padding import pad, pad_chunks
 from ..segmenter import segment
 from ..word_scores import WordScores, fold_and_split, split_words
@@ -73,6 +75,9 @@ class LanguageIdentifier(Predictor):
                 f"(labels {sizes['labels']} vs {recorded['labels']}, ids {sizes['ids']} vs {recorded['ids']})"
             )
         self._index = {label: i for i, label in enumerate(self.labels)}
+        self.languages: dict[str, dict[str, str]] = {}  # languages.json: names and codes, if the bundle has it
+        if any(a.format == "languages" for a in manifest.artifacts):
+            self.languages = language_info.validate(bundle.read_json("languages"), self.labels, str(bundle.path))
         self.max_cells = max(256, CALL_VALUES // max(1, int(manifest.model.get("dim") or 32)))
         # the sum-over-words path (word_scores.py) holds for a model linear up to its log-softmax
         self._linear = manifest.model.get("architecture") == "bow-classifier" and manifest.model.get("hidden") == 0
@@ -170,16 +175,26 @@ class LanguageIdentifier(Predictor):
         return counts
 
     def predict(
-        self, texts: str | Sequence[str], k: int = 1, threshold: float = 0.0, languages: Sequence[str] | None = None
+        self,
+        texts: str | Sequence[str],
+        k: int = 1,
+        threshold: float = 0.0,
+        languages: Sequence[str] | None = None,
+        codes: str = "label",
     ) -> Any:
         """Top-k (label, probability) per text. A text without letters answers [("und", 1.0)]; one
         whose best probability p is below `threshold` answers [("und", p), (best, p), …] (the
         k candidates follow "und", so a caller still sees the best guess and how weak it was).
 
-        `languages` restricts the answer to those labels, renormalizing over them.
+        `languages` restricts the answer to those labels, renormalizing over them. `codes` gives
+        each label as its "iso639-1", "iso639-3" or "flores" code (from languages.json).
         A single string gives a single list; a list gives a list of lists.
         """
         batch, single = as_batch(texts)
+        mapping = self.code_map(codes)
+        if mapping is not None:
+            results = relabel(self.predict(batch, k, threshold, languages), mapping)
+            return results[0] if single else results
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         if not 0.0 <= threshold <= 1.0:
@@ -217,7 +232,17 @@ class LanguageIdentifier(Predictor):
         p = 1.0 / float(np.exp(logits - logits[best]).sum())
         return [(self.labels[best], p)] if p >= threshold else self._answer([best], [p], self.labels, threshold)
 
-    def segments(self, texts: str | Sequence[str], switch_cost: float = SWITCH_COST, min_words: int = MIN_WORDS) -> Any:
+    def code_map(self, codes: str) -> dict[str, str] | None:
+        """label -> its code of kind `codes` ("label": None, the labels themselves)."""
+        return language_info.code_map(self.languages, self.labels, codes)
+
+    def segments(
+        self,
+        texts: str | Sequence[str],
+        switch_cost: float = SWITCH_COST,
+        min_words: int = MIN_WORDS,
+        codes: str = "label",
+    ) -> Any:
         """Which languages, where: (start, end, label, probability) over character offsets of each
         text itself, covering its words; adjacent words of one language in one segment.
 
@@ -230,6 +255,7 @@ class LanguageIdentifier(Predictor):
         words of all of them go through the model together).
         """
         batch, single = as_batch(texts)
+        mapping = self.code_map(codes)
         if not self._linear:
             raise InputError("segments need a model without a hidden layer (sum of word scores)")
         if switch_cost < 0 or min_words < 1:
@@ -237,7 +263,7 @@ class LanguageIdentifier(Predictor):
         spec, scores = self.featurizer.spec, self.word_scores()
         if len(batch) > 1:  # one model call for the new words of the whole batch
             scores.vectors([w for t in batch for w in split_words(t[:MAX_CHARS], spec.normalization, spec.casefold)])
-        results = [self._segments(text, switch_cost, min_words) for text in batch]
+        results = relabel([self._segments(text, switch_cost, min_words) for text in batch], mapping, at=2)
         return results[0] if single else results
 
     def _segments(self, text: str, switch_cost: float, min_words: int) -> list[tuple[int, int, str, float]]:
@@ -332,7 +358,11 @@ def evaluate(identifier: LanguageIdentifier, path: Path) -> dict[str, Any]:
     """`metrics_of` a labelled file's rows as given, plus accuracy on 1-3 word spans and on single
     words cut from them (short inputs are where language ID is hard: a dev set of clean sentences
     alone overstates how it does on other text)."""
-    gold, texts = read_labelled(path)
+    return evaluate_rows(identifier, *read_labelled(path))
+
+
+def evaluate_rows(identifier: LanguageIdentifier, gold: list[str], texts: list[str]) -> dict[str, Any]:
+    """`evaluate` for labelled rows already read."""
     metrics = metrics_of(identifier, gold, texts)
     short = metrics_of(identifier, *short_spans(gold, texts, SHORT_SEED))
     metrics["short_spans"] = {k: short[k] for k in ("accuracy", "macro_f1", "calibration_error", "covered")}
@@ -365,7 +395,14 @@ def metrics_of(
         precision = hits[label] / n_pred[label] if n_pred[label] else 0.0
         recall = hits[label] / n_gold[label]
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": n_gold[label]}
+        others = len(gold_c) - n_gold[label]  # rows of other labels: how often they were called this one
+        per_label[label] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "false_positive_rate": (n_pred[label] - hits[label]) / others if others else 0.0,
+            "support": n_gold[label],
+        }
     confused = Counter((g, p) for g, p in pairs if g != p)
     correct = sum(hits.values())
     return {
