@@ -26,6 +26,7 @@ from typing import Any
 from bowgram.runtime import BowgramError, load
 
 MAX_BODY = 1 << 20  # bytes per request
+FIELDS = {"/langid": {"texts", "k", "threshold", "languages", "codes"}, "/next-word": {"contexts", "k", "prefix"}}
 MAX_ITEMS = 10_000  # texts or contexts per request
 
 
@@ -115,9 +116,19 @@ def make_server(
                 return self._send(404, {"error": f"unknown path {self.path}; use /langid or /next-word"})
             try:
                 body = self._body()
+                unknown = sorted(set(body) - FIELDS[self.path])
+                if unknown:  # a field this endpoint would ignore is refused, never dropped silently
+                    takes = ", ".join(sorted(FIELDS[self.path]))
+                    raise BadRequest(400, f"unknown field(s) {', '.join(unknown)}; {self.path} takes {takes}")
                 if self.path == "/langid":
                     inputs, key = _texts(body, "texts"), "label"
-                    answers = model.predict(inputs, k=_int(body, "k", 1), threshold=_number(body, "threshold", 0.0))
+                    answers = model.predict(
+                        inputs,
+                        k=_int(body, "k", 1),
+                        threshold=_number(body, "threshold", 0.0),
+                        languages=_labels(body, "languages"),
+                        codes=body.get("codes", "label"),
+                    )
                 else:
                     inputs, key = _texts(body, "contexts"), "word"
                     prefix = body.get("prefix")
@@ -169,6 +180,13 @@ def _texts(body: dict[str, Any], key: str) -> list[str]:
         except UnicodeEncodeError:
             raise BadRequest(400, f"{key}[{i}] holds a lone surrogate: not valid Unicode text") from None
     return items
+
+
+def _labels(body: dict[str, Any], name: str) -> list[str] | None:
+    value = body.get(name)
+    if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise BadRequest(400, f"{name} must be a list of labels")
+    return value
 
 
 def _int(body: dict[str, Any], key: str, default: int) -> int:

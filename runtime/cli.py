@@ -80,6 +80,16 @@ def _show_warning(message: Warning | str, *args: Any, **kwargs: Any) -> None:
     click.echo(f"warning: {message}", err=True)
 
 
+def _bundle_or_task(bundle: str) -> str:
+    """BUNDLE as `info`, `verify` and `eval` take it: a folder, or a task's name for its default
+    bundle (as `load(task=...)`), unless a folder of that name is here."""
+    from .bundle import default_bundle_path
+
+    if bundle in tasks.names() and not os.path.exists(bundle):
+        return str(default_bundle_path(bundle))
+    return bundle
+
+
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -124,12 +134,16 @@ def _stream_options(fn: Callable[..., None]) -> Callable[..., None]:
                 "--format",
                 "fmt",
                 type=click.Choice(["text", "jsonl", "parquet", "csv"]),
+                help="Input format: one text per line; JSON Lines (the text in --field, the answer added to "
+                "each object); Parquet or CSV (the --field column; needs the [data] extra).  "
+                "[default: from --input's extension (.jsonl, .ndjson, .parquet, .csv, compressed too), else text]",
+            ),
+            click.option(
+                "--field",
                 default="text",
                 show_default=True,
-                help="Input format: one text per line; JSON Lines (the text in --field, the answer added to "
-                "each object); Parquet or CSV (the --field column; needs the [data] extra).",
+                help="jsonl: the key of the text; parquet/csv: the column of the text.",
             ),
-            click.option("--field", help="jsonl: the key of the text; parquet/csv: the column of the text."),
             click.option(
                 "--workers",
                 default="1",
@@ -151,14 +165,37 @@ def _stream_options(fn: Callable[..., None]) -> Callable[..., None]:
     return fn
 
 
+FORMATS_BY_EXTENSION = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".csv": "csv"}
+
+
+def _stream_io(texts: tuple[str, ...], io: dict[str, Any]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """TEXT "-" means stdin (as --input -); --format, when not given, from --input's extension."""
+    if texts == ("-",) and not io["input_path"]:
+        texts, io = (), {**io, "input_path": "-"}
+    if io["fmt"] is None:
+        path = str(io["input_path"] or "")
+        stem, ext = os.path.splitext(path.lower())
+        if ext in (".gz", ".bz2", ".xz"):
+            ext = os.path.splitext(stem)[1]
+        io = {**io, "fmt": FORMATS_BY_EXTENSION.get(ext, "text")}
+    return texts, io
+
+
+def _refuse_unused(unused: dict[str, str]) -> None:
+    """Options given on the command line that the chosen mode would ignore (name -> why): exit 2,
+    never silence."""
+    ctx = click.get_current_context()
+    for param in ctx.command.params:
+        if param.name in unused and ctx.get_parameter_source(param.name) is not click.core.ParameterSource.DEFAULT:
+            raise click.UsageError(f"{max(param.opts, key=len)} {unused[param.name]}")
+
+
 def _answer(texts: tuple[str, ...], job: streaming.Job, io: dict[str, Any]) -> None:
     """TEXT arguments answered at once; otherwise the input streamed, chunk by chunk."""
     from .loader import load
 
     input_path, output_path, fmt, workers = io["input_path"], io["output_path"], io["fmt"], io["workers"]
     count = streaming.worker_count(workers)
-    if fmt in ("jsonl", "parquet", "csv") and not job.field:
-        raise InputError(f"--format {fmt} needs --field: the {'key' if fmt == 'jsonl' else 'column'} holding the text")
     if texts:
         if input_path or fmt != "text":
             raise InputError("give TEXT arguments or --input, not both")
@@ -228,7 +265,9 @@ def _options(fn: Callable[..., None]) -> Callable[..., None]:
     show_default=True,
     help="Below this top probability, answer 'und'.",
 )
-@click.option("--only", help="Comma-separated labels to choose from, e.g. en,es,fr.")
+@click.option(
+    "--languages", "--only", "only", help="Comma-separated labels to choose from, e.g. en,es,fr (as languages=)."
+)
 @click.option(
     "--codes",
     type=click.Choice(["label", "iso639-1", "iso639-3", "flores"]),
@@ -274,9 +313,14 @@ def langid(
     """
     from .tasks.langid import MAX_CHARS
 
+    texts, io = _stream_io(texts, io)
     languages = [x.strip() for x in only.split(",") if x.strip()] if only else None
     if segments and shares:
         raise InputError("give --segments or --shares, not both")
+    if segments or shares:  # -k, --threshold and --languages shape a whole text's answer, not its segments
+        _refuse_unused({name: "does not apply to --segments or --shares" for name in ("k", "threshold", "only")})
+    else:
+        _refuse_unused({"switch_cost": "applies to --segments and --shares only"})
     method = "segments" if segments else "shares" if shares else "predict"
     options: dict[str, Any] = (
         {"k": k, "threshold": threshold, "languages": languages, "codes": codes}
@@ -321,6 +365,7 @@ def next_word(
 
     Example: bowgram nextword "to be or not to" -k 5   (also: bowgram next-word)
     """
+    texts, io = _stream_io(texts, io)
     job = streaming.Job(
         task="nextword",
         load={"path": bundle, "backend": backend, "threads": threads, "precision": precision},
@@ -398,7 +443,7 @@ def evaluate(bundle: str, data: Path, backend: str, precision: str, as_json: boo
     from . import tasks
     from .loader import load
 
-    predictor = load(bundle, backend=backend, precision=precision)
+    predictor = load(_bundle_or_task(bundle), backend=backend, precision=precision)
     task = tasks.get(predictor.task)
     metrics = task.evaluate(predictor, data)
     click.echo(json.dumps(metrics, ensure_ascii=False) if as_json else task.metrics_table(metrics))
@@ -410,12 +455,12 @@ def evaluate(bundle: str, data: Path, backend: str, precision: str, as_json: boo
 def info(bundle: str, as_json: bool) -> None:
     """Show what a bundle holds: task, model, featurizer, files, validation, metrics.
 
-    Example: bowgram info artifacts/langid
+    Example: bowgram info langid   (a task's name: its default bundle)
     """
     from .bundle import Bundle
     from .summary import languages_summary, manifest_summary
 
-    opened = Bundle.open(bundle)
+    opened = Bundle.open(_bundle_or_task(bundle))
     manifest = opened.manifest
     if as_json:
         click.echo(json.dumps(manifest.to_dict(), indent=1, ensure_ascii=False))
@@ -432,11 +477,11 @@ def info(bundle: str, as_json: bool) -> None:
 def verify(bundle: str, backend_names: tuple[str, ...], trust: bool) -> None:
     """Check checksums and reproduce the test vectors on every available backend.
 
-    Example: bowgram verify artifacts/langid
+    Example: bowgram verify langid   (or a bundle folder)
     """
     from .verify import verify_bundle
 
-    report = verify_bundle(bundle, list(backend_names) or None, trust=trust)
+    report = verify_bundle(_bundle_or_task(bundle), list(backend_names) or None, trust=trust)
     click.echo(f"{report['bundle']}: {len(report['files'])} files match their sha256")
     for name, result in report["backends"].items():
         if "skipped" in result:

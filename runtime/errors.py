@@ -35,7 +35,7 @@ class VerificationError(BowgramError):
 def missing_torch(what: str) -> BackendUnavailable:
     """The one message for 'this needs torch', naming the extra that brings it."""
     return BackendUnavailable(
-        f"{what} needs PyTorch, which is not installed. "
-        "Install it with: pip install torch==2.13.0 'bowgram[export]' "
-        "(or 'bowgram[torch]' for the TorchScript backend only)"
+        f"PyTorch is needed for {what} and is not installed. Install it with: pip install torch==2.13.0 "
+        "'bowgram[export]' (from a clone of bowgram: pip install torch==2.13.0 -e '.[export]'; "
+        "'bowgram[torch]' for the TorchScript backend only)"
     )

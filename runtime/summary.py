@@ -10,10 +10,14 @@ from .manifest import Manifest
 def manifest_summary(m: Manifest) -> str:
     lines = [
         f"task:        {m.task}  (format_version {m.format_version}, created {m.created})",
-        "model:       " + ", ".join(f"{k}={v}" for k, v in m.model.items() if not isinstance(v, dict)),
+        "model:       " + ", ".join(f"{k}={v}" for k, v in m.model.items() if not isinstance(v, (dict, list))),
         "featurizer:  " + ", ".join(f"{k}={v}" for k, v in m.featurizer.items()),
         "producer:    " + ", ".join(f"{k} {v}" for k, v in m.producer.items()),
     ]
+    for source in m.model.get("training_data", []):  # where the model learnt from, one line each
+        if isinstance(source, dict):
+            rows = f"{source['rows']:,}" if isinstance(source.get("rows"), int) else "?"
+            lines.append(f"data:        {source.get('name')}: {rows} rows ({source.get('licence')})")
     for io in ("inputs", "outputs"):
         for t in m.signature.get(io, []):
             lines.append(f"{io[:-1]:<12} {t['name']} {t['dtype']} {t['shape']}")

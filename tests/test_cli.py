@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -169,3 +170,25 @@ def test_und_shows_the_best_guess_not_one_minus_it(runner):
     assert result.output.splitlines() == [f"und ({label} {p:.4f})", "und 1.0000"]
     row = json.loads(runner.invoke(main, ["langid", "--threshold", "0.99", "--json", "-k", "2", "ok"]).output)
     assert [x["label"] for x in row["predictions"]][:2] == ["und", label] and len(row["predictions"]) == 3
+
+
+def test_info_verify_and_eval_take_a_task_name(runner, tutorial_bundles, tmp_path, monkeypatch):
+    """A task's name means its default bundle (as load(task=...)), unless a folder of that name is here."""
+    monkeypatch.chdir(tmp_path)
+    info = run(runner, "info", "langid")
+    assert info.exit_code == 0 and "task:        langid" in info.output
+    assert "data:        Common Voice + Tatoeba sentences: 330,939 rows" in info.output  # not a Python repr
+    assert "[{" not in info.output
+    assert run(runner, "verify", "nextword").output.rstrip().endswith("OK")
+    shutil.copytree(tutorial_bundles["langid"], tmp_path / "langid")  # a folder named like the task wins
+    assert "dim=8," in run(runner, "info", "langid").output  # the tutorial's model, not the default (dim 32)
+
+
+def test_eval_refuses_an_empty_text_and_warns_when_most_words_are_unknown(runner, tutorial_bundles, tmp_path):
+    empty, unknown = tmp_path / "empty.txt", tmp_path / "unknown.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    unknown.write_text("zzqx qqzx wwzq xxqz vvqz\n", encoding="utf-8")
+    result = run(runner, "eval", tutorial_bundles["nextword"], "--data", empty)
+    assert result.exit_code == 2 and "no words to measure" in result.output and "nan" not in result.output
+    result = run(runner, "eval", tutorial_bundles["nextword"], "--data", unknown)
+    assert result.exit_code == 0 and "not in the model's vocabulary" in result.output

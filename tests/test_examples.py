@@ -40,11 +40,14 @@ def test_web_service_answers_on_loopback(tutorial_bundles):
         assert [r["predictions"][0]["label"] for r in answer["results"]] == ["SPANISH", "ENGLISH"]
         answer = post("/next-word", {"contexts": ["When forty"], "k": 3})
         assert len(answer["results"][0]["predictions"]) == 3
-        try:
-            post("/langid", {"wrong": 1})
-            raise AssertionError("a bad request must fail")
-        except urllib.error.HTTPError as exc:
-            assert exc.code == 400
+        answer = post("/langid", {"texts": ["it is lost on me"], "k": 2, "languages": ["SPANISH"]})
+        assert [p["label"] for p in answer["results"][0]["predictions"]] == ["SPANISH"]  # the restriction is honoured
+        for bad, message in (({"wrong": 1}, "unknown field(s) wrong"), ({"texts": ["x"], "only": ["SPANISH"]}, "only")):
+            try:
+                post("/langid", bad)
+                raise AssertionError("a bad request must fail")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 400 and message in json.loads(exc.read())["error"]
     finally:
         server.shutdown()
         server.server_close()

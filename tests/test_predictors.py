@@ -150,3 +150,8 @@ def test_batched_and_one_by_one_answers_agree(identifier):
     assert [[label for label, _ in a] for a in together] == [[label for label, _ in a] for a in alone]
     probs = [p for a in together for _, p in a]
     assert probs == pytest.approx([p for a in alone for _, p in a], abs=1e-6)  # one at a time: float32 rounding
+
+
+def test_a_predictor_says_what_it_is(tutorial_bundles):
+    lid = load(tutorial_bundles["langid"], precision="int8")
+    assert repr(lid) == f"<LanguageIdentifier {str(tutorial_bundles['langid'])!r} backend='onnx' precision='int8'>"

@@ -107,9 +107,46 @@ def test_bad_json_lines_name_their_line_and_stop(lines, message):
     assert result.returncode == 2 and message in result.stderr.decode() and b"Traceback" not in result.stderr
 
 
-def test_jsonl_without_field_is_a_usage_error():
-    result = run("langid", "--format", "jsonl", stdin=b'{"text": "x"}\n')
-    assert result.returncode == 2 and "--format jsonl needs --field" in result.stderr.decode()
+def test_jsonl_reads_the_text_field_unless_told_otherwise():
+    result = run("langid", "--format", "jsonl", stdin=b'{"text": "Das ist gut"}\n')
+    assert result.returncode == 0 and json.loads(result.stdout)["langid"][0]["label"] == "de"
+    result = run("langid", "--format", "jsonl", stdin=b'{"body": "Das ist gut"}\n')
+    assert result.returncode == 2 and "no field 'text'" in result.stderr.decode()
+
+
+@pytest.mark.parametrize("name", ["docs.jsonl", "docs.ndjson", "docs.jsonl.gz"])
+def test_the_format_follows_the_input_extension(tmp_path, name):
+    path = tmp_path / name
+    data = b'{"text": "Das ist gut", "id": 7}\n'
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    result = run("langid", "--input", str(path))
+    answer = json.loads(result.stdout)
+    assert result.returncode == 0 and answer["id"] == 7 and answer["langid"][0]["label"] == "de"
+
+
+def test_a_lone_dash_reads_standard_input():
+    result = run("langid", "-", stdin=b"Das ist gut\nYo creo que si\n")
+    assert result.returncode == 0 and [line.split()[0] for line in result.stdout.decode().splitlines()] == ["de", "es"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--segments", "-k", "3"], "-k does not apply to --segments"),
+        (["--shares", "--threshold", "0.5"], "--threshold does not apply"),
+        (["--segments", "--languages", "en,es"], "--languages does not apply"),
+        (["--switch-cost", "3"], "--switch-cost applies to --segments and --shares only"),
+    ],
+)
+def test_options_the_mode_would_ignore_are_refused(args, message):
+    result = run("langid", *args, "hola amigos")
+    assert result.returncode == 2 and message in result.stderr.decode()
+
+
+def test_the_restriction_has_one_name_and_the_old_one_still_works():
+    for flag in ("--languages", "--only"):
+        result = run("langid", flag, "en,es", "-k", "3", "Das ist gut")
+        assert result.returncode == 0 and {x.split()[0] for x in result.stdout.decode().split("\t")} <= {"en", "es"}
 
 
 def test_invalid_utf8_in_the_middle_of_a_big_stream(tmp_path):

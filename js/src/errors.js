@@ -13,3 +13,10 @@ export class InputError extends Error {
     this.name = 'InputError';
   }
 }
+
+/** An options object may name only `known` keys: a misspelt or foreign option is refused, not ignored. */
+export function checkOptions(options, known) {
+  if (options === null || typeof options !== 'object') throw new InputError('options must be an object');
+  const unknown = Object.keys(options).filter((key) => !known.includes(key));
+  if (unknown.length) throw new InputError(`unknown option(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
+}

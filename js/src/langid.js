@@ -2,7 +2,7 @@
 // LanguageIdentifier answers (top-k, threshold -> "und", restriction to some languages).
 import { Featurizer } from './featurizer.js';
 import { classOf, foldText, L, M } from './unicode.js';
-import { InputError, BundleError } from './errors.js';
+import { InputError, BundleError, checkOptions } from './errors.js';
 import { validateLanguages, codeMap } from './languages.js';
 
 export const UNDETERMINED = 'und';
@@ -67,7 +67,9 @@ export class LanguageIdentifier {
    * change of language; labels never among a word's best three nor the text's best five are
    * not considered).
    */
-  async segments(text, { switchCost = SWITCH_COST, minWords = MIN_WORDS, codes = 'label' } = {}) {
+  async segments(text, options = {}) {
+    checkOptions(options, ['switchCost', 'minWords', 'codes']);
+    const { switchCost = SWITCH_COST, minWords = MIN_WORDS, codes = 'label' } = options;
     if (typeof text !== 'string') throw new InputError('text must be a string');
     const map = codeMap(this.languages, this.labels, codes);
     if (map) return (await this.segments(text, { switchCost, minWords })).map(([a, b, label, p]) => [a, b, map.get(label) ?? label, p]);
@@ -155,7 +157,9 @@ export class LanguageIdentifier {
    * answer to those labels, renormalized over them; `codes` gives each label as its "iso639-1", "iso639-3" or
    * "flores" code (languages.json). A string gives one list, an array a list of lists.
    */
-  async predict(texts, { k = 1, threshold = 0, languages = null, codes = 'label' } = {}) {
+  async predict(texts, options = {}) {
+    checkOptions(options, ['k', 'threshold', 'languages', 'codes']);
+    const { k = 1, threshold = 0, languages = null, codes = 'label' } = options;
     const map = codeMap(this.languages, this.labels, codes);
     if (map) {
       const answers = await this.predict(texts, { k, threshold, languages });

@@ -1,7 +1,7 @@
 // Next-word prediction: contexts -> [word, probability] lists, as the Python runtime's
 // NextWordPredictor answers (top-k from the graph's own TopK, or a prefix over the full scores).
 import { Tokenizer, BOS_ID, SPECIALS } from './tokenizer.js';
-import { InputError, BundleError } from './errors.js';
+import { InputError, BundleError, checkOptions } from './errors.js';
 
 export const TAIL_CHARS = 10_000; // only a context's last TAIL_CHARS code points are tokenized
 const ROWS = 64; // contexts per model call: each makes a few [rows, vocab] float arrays
@@ -71,7 +71,9 @@ export class NextWordPredictor {
    * Top-k [word, probability] per context; `prefix` keeps only words starting with it.
    * <s>, </s> and <unk> are never offered. A string gives one list, an array a list of lists.
    */
-  async predict(contexts, { k = 5, prefix = null } = {}) {
+  async predict(contexts, options = {}) {
+    checkOptions(options, ['k', 'prefix']);
+    const { k = 5, prefix = null } = options;
     const single = typeof contexts === 'string';
     const batch = single ? [contexts] : contexts;
     if (!Array.isArray(batch) || batch.some((t) => typeof t !== 'string')) throw new InputError('contexts must be a string or an array of strings');

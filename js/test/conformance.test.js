@@ -181,6 +181,15 @@ test('languages.json: answers in each kind of code, and the bundles the Python r
   await assert.rejects((await load(join(ROOT, 'tests', 'bundles', 'langid'))).predict(text, { codes: 'flores' }), /no languages\.json/);
 });
 
+test('an option this runtime does not know is refused, not ignored', async () => {
+  const lid = await load(join(ROOT, 'tests', 'bundles', 'langid'));
+  await assert.rejects(lid.predict('hola', { only: ['SPANISH'] }), (e) => e instanceof InputError && /unknown option\(s\) only/.test(e.message));
+  await assert.rejects(lid.segments('hola', { switch_cost: 3 }), InputError);
+  const lm = await load(join(ROOT, 'tests', 'bundles', 'nextword'));
+  await assert.rejects(lm.predict('when forty', { topK: 3 }), InputError);
+  assert.equal((await lid.predict('Yo creo que si', { languages: ['SPANISH'] }))[0][0], 'SPANISH');
+});
+
 test('segments() answers as the Python API on mixed-language texts', async () => {
   const parity = readParity('segments');
   const lid = await load(join(ROOT, 'artifacts', parity.bundle));

@@ -62,6 +62,11 @@ class Predictor:
         backend, threads = self._opened
         return reload, (os.path.abspath(self.bundle.path), self.task, backend, self.precision, threads)
 
+    def __repr__(self) -> str:
+        backend = getattr(self.backend, "name", type(self.backend).__name__)  # the one "auto" chose
+        path = os.fspath(self.bundle.path)
+        return f"<{type(self).__name__} {path!r} backend={backend!r} precision={self.precision!r}>"
+
     def _prepare(self) -> None:
         """Read and check the task's own files and manifest fields."""
         raise NotImplementedError

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -197,10 +198,22 @@ class NextWordPredictor(Predictor):
         return detokenize(out)
 
 
+OOV_WARNING = 0.5  # `bowgram eval` warns when more of a file's tokens than this are unknown to the model
+
+
 def evaluate(predictor: NextWordPredictor, path: Path) -> dict[str, Any]:
     """Perplexity over every token of a text file (<unk> and </s> targets included, as KenLM
     counts them), top-1/top-5 accuracy, token count and OOV rate."""
-    return metrics_of(predictor, predictor.tokenizer.sequences(read_text(path)))
+    metrics = metrics_of(predictor, predictor.tokenizer.sequences(read_text(path)))
+    if not metrics["tokens"]:
+        raise InputError(f"{path}: no words to measure (the file is empty or has no tokens)")
+    if metrics["oov_rate"] > OOV_WARNING:
+        warnings.warn(
+            f"{metrics['oov_rate']:.1%} of the tokens of {path} are not in the model's vocabulary: "
+            "the perplexity mostly measures how it predicts <unk>, not this text",
+            stacklevel=2,
+        )
+    return metrics
 
 
 def metrics_of(predictor: NextWordPredictor, sequences: list[list[str]], batch: int = 2048) -> dict[str, Any]:
