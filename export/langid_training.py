@@ -62,6 +62,7 @@ class LangidConfig:
     # model loses hr to bs, ms to id, rw/rn, kab/taq and ar/arz (their new relatives' data is news and
     # Wikipedia text, as FLORES is; the old languages' is read-aloud and conversational sentences)
     v3: bool = False
+    dev: str | None = None  # --data FILE: a labelled file to stop early and calibrate on, instead of 5% of FILE
     exclude: tuple[str, ...] = ()  # labels left out of training and dev (to measure text in unknown languages)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=7, batch_size=512, lr=3e-3, patience=2))
 
@@ -80,10 +81,10 @@ TUTORIAL = LangidConfig(
 )
 
 
-def load_data(data: str, seed: int = 0, v3: bool = False, exclude: tuple[str, ...] = ()):
+def load_data(data: str, seed: int = 0, v3: bool = False, exclude: tuple[str, ...] = (), dev: str | None = None):
     """(train_labels, train_texts, dev_labels, dev_texts, sources of train) for tutorial, default or
     a file; `exclude`d labels are left out of all four."""
-    train_labels, train_texts, dev_labels, dev_texts, sources = _read_data(data, seed, v3)
+    train_labels, train_texts, dev_labels, dev_texts, sources = _read_data(data, seed, v3, dev)
     if exclude:
         train_labels, train_texts = _without(exclude, train_labels, train_texts)
         dev_labels, dev_texts = _without(exclude, dev_labels, dev_texts)
@@ -95,7 +96,7 @@ def _without(exclude: tuple[str, ...], labels: list[str], texts: list[str]) -> t
     return [label for label, _ in kept], [text for _, text in kept]
 
 
-def _read_data(data: str, seed: int, v3: bool):
+def _read_data(data: str, seed: int, v3: bool, dev: str | None = None):
     if data == "tutorial":
         (tl, tt), (dl, dt) = zip(*tutorial.LANGID_TRAIN), zip(*tutorial.LANGID_TEST)
         return list(tl), list(tt), list(dl), list(dt), [Source.given(data, len(tl))]
@@ -113,6 +114,12 @@ def _read_data(data: str, seed: int, v3: bool):
     labels, texts = read_labelled(data)
     if len(labels) < 2 or len(set(labels)) < 2:
         raise InputError(f"{data}: need at least two labelled lines and two different labels to train")
+    if dev is not None:  # the caller's own held-out file: all of --data trains
+        dev_labels, dev_texts = read_labelled(dev)
+        unknown = sorted(set(dev_labels) - set(labels))
+        if unknown:
+            raise InputError(f"--dev {dev}: labels not in --data: {', '.join(unknown[:10])}")
+        return labels, texts, dev_labels, dev_texts, [Source.given(data, len(labels))]
     order = np.random.default_rng(seed).permutation(len(labels))
     n_dev = max(1, len(labels) // 20)  # 5% held out for early stopping
     dev, train = order[:n_dev], order[n_dev:]
@@ -145,8 +152,10 @@ def train(data: str, config: LangidConfig) -> Trained:
 
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
+    if config.dev is not None and data in ("tutorial", "default"):
+        raise InputError("--dev goes with --data FILE (the tutorial and default data bring their own dev sets)")
     train_labels, train_texts, dev_labels, dev_texts, sources = load_data(
-        data, config.train.seed, config.v3, config.exclude
+        data, config.train.seed, config.v3, config.exclude, config.dev
     )
     spec = FeaturizerSpec(
         word_features=config.min_count > 0,
@@ -222,7 +231,7 @@ def train(data: str, config: LangidConfig) -> Trained:
             "embedding_dtype": "float16" if config.fp16_embeddings else "float32",
             "temperature": calibration["temperature"],
             "training_data": [s.as_dict() for s in sources],
-            "training": recorded(config),
+            "training": recorded(dataclasses.replace(config, dev=config.dev and Path(config.dev).name)),
         },
         metrics={
             "history": history,
@@ -433,6 +442,11 @@ TRAINING = TaskTraining(
         click.option("--dim", type=click.IntRange(min=1), help="Embedding size."),
         click.option("--buckets", type=click.IntRange(min=1, max=2**24), help="Hash buckets for character n-grams."),
         click.option("--max-n", type=click.IntRange(min=0), help="Longest character n-gram (0 turns them off)."),
+        click.option(
+            "--dev",
+            type=click.Path(exists=True, dir_okay=False),
+            help="With --data FILE: a labelled file to stop early and calibrate on (default: 5% of FILE).",
+        ),
         click.option(
             "--v3/--no-v3",
             default=None,

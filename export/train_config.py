@@ -47,22 +47,29 @@ def no_grad(fn: Any) -> Any:
     return wrapper
 
 
+MIN_STEPS = 1500  # small data: epochs are raised until training takes at least this many steps
+MAX_SMALL_DATA_EPOCHS = 200
 MIN_STEPS_PER_EPOCH = 20  # a smaller data set gets a smaller batch, so one epoch still takes this many steps
 
 
 def fitted(config: TrainConfig, examples: int) -> TrainConfig:
-    """`config` with its batch size lowered to give at least MIN_STEPS_PER_EPOCH steps an epoch
-    on `examples` examples (a few hundred examples in batches of 512 would be 1 step an epoch:
-    an untrained model that looks trained). Says so when it changes anything."""
+    """`config` for `examples` examples. Small data gets a batch size that gives at least
+    MIN_STEPS_PER_EPOCH steps an epoch (a few hundred examples in batches of 512 would be 1 step an
+    epoch: an untrained model that looks trained), enough epochs for MIN_STEPS steps in all, and a
+    patience that grows with them (its dev set is a handful of rows: one bad epoch is noise).
+    Says so when it changes anything."""
     batch = max(1, min(config.batch_size, examples // MIN_STEPS_PER_EPOCH))
     if batch == config.batch_size:
         return config
+    steps = max(1, -(-examples // batch))
+    epochs = max(config.epochs, min(MAX_SMALL_DATA_EPOCHS, -(-MIN_STEPS // steps)))
+    patience = max(config.patience, epochs // 4)
     warnings.warn(
-        f"{examples} training examples: batch size lowered from {config.batch_size} to {batch} "
-        f"(at least {MIN_STEPS_PER_EPOCH} steps an epoch)",
+        f"{examples} training examples: batch size {batch} (was {config.batch_size}), up to {epochs} epochs "
+        f"(was {config.epochs}), patience {patience}, for at least {MIN_STEPS} optimizer steps",
         stacklevel=2,
     )
-    return dataclasses.replace(config, batch_size=batch)
+    return dataclasses.replace(config, batch_size=batch, epochs=epochs, patience=patience)
 
 
 def warn_if_undertrained(train_accuracy: float | None, steps: int, what: str) -> None:

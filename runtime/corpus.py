@@ -7,6 +7,7 @@ transparently. Bad files fail before any work starts, naming the file and line.
 from __future__ import annotations
 
 import gzip
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +29,22 @@ def read_text(path: str | Path) -> str:
     return decode_utf8(raw, str(path))
 
 
+HEADER_LABELS = ("label", "labels", "lang", "language", "code", "langid", "class")
+HEADER_TEXTS = ("text", "texts", "sentence", "sentences", "content", "body")
+
+
 def read_labelled(path: str | Path) -> tuple[list[str], list[str]]:
-    """(labels, texts) from a TSV or fastText-format file; empty texts are skipped."""
+    """(labels, texts) from a TSV or fastText-format file; empty texts are skipped, and so is a
+    first line that names the columns (`label<TAB>text`), with a warning: read as data, it would
+    be a language called "label"."""
     labels, texts = [], []
     for number, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         label, text = parse_labelled_line(line, path, number)
+        if not labels and label.lower() in HEADER_LABELS and text.strip().lower() in HEADER_TEXTS:
+            warnings.warn(f"{path}:{number}: {line.strip()!r} reads as a header line, not data: skipped", stacklevel=2)
+            continue
         if text.strip():
             labels.append(label)
             texts.append(text)
