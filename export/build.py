@@ -13,7 +13,7 @@ from bowgram.runtime import tasks
 from bowgram.runtime.bundle_writer import check_out_dir
 
 from .exporter import write_bundle
-from .training import get
+from .training import FORMATS, get
 
 
 def config_for(task: str, data: str, model: dict[str, Any], train: dict[str, Any]) -> Any:
@@ -25,15 +25,17 @@ def config_for(task: str, data: str, model: dict[str, Any], train: dict[str, Any
     return dataclasses.replace(base, train=train_cfg, **{k: v for k, v in model.items() if v is not None})
 
 
-def train_and_export(task: str, data: str, out: Path, config: Any) -> dict[str, Any]:
-    """Train `task` on `data` and write a validated bundle to `out`; returns the manifest."""
+def train_and_export(
+    task: str, data: str, out: Path, config: Any, formats: tuple[str, ...] = FORMATS
+) -> dict[str, Any]:
+    """Train `task` on `data` and write a validated bundle of `formats` to `out`; returns the manifest."""
     check_out_dir(out)
     started = time.perf_counter()
     if not config.train.quiet:  # data preparation says nothing else for a while
         print(f"{task}: preparing the {data} data and training", file=sys.stderr, flush=True)
     trained = get(task).train(data, config)
     trained.metrics["data"] = data
-    manifest = write_bundle(out, trained)
+    manifest = write_bundle(out, trained, formats)
     # the time is printed, not stored: a bundle is the same bytes on every build
     print(f"{task}: trained and exported in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return manifest

@@ -35,7 +35,7 @@ from bowgram.runtime.verify import compare_outputs, verify_bundle
 
 from .quantize import quantize_weights
 from .serialize import OPTIONAL, SERIALIZERS, example_input, to_onnx
-from .training import Trained
+from .training import FORMATS, Trained, checked_formats
 
 TOP = 10  # entries of the first output kept per test vector
 INT8 = "model.int8.onnx"
@@ -54,21 +54,24 @@ def producer() -> dict[str, str]:
     }
 
 
-def write_bundle(out: Path, trained: Trained) -> dict[str, Any]:
+def write_bundle(out: Path, trained: Trained, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
     """Write, validate and commit a bundle for a trained model; returns its manifest.
+
+    `formats` leaves out the optional ones (ONNX, the portable form, is always written): a bundle
+    of ONNX alone exports in a fraction of the time, and is what the runtime serves.
 
     With `trained.fp16` the shipped files store the embedding table (or all weights) as float16
     (half the size; the models still compute in float32); validation compares against exactly
     that model. The int8 variant is quantized from the float32 model.
     """
-    return _Export(trained).write(Path(out))
+    return _Export(trained, formats).write(Path(out))
 
 
 class _Export:
     """One export's state, so each step below is a short method of few parameters."""
 
-    def __init__(self, trained: Trained):
-        self.trained = trained
+    def __init__(self, trained: Trained, formats: tuple[str, ...] = FORMATS):
+        self.trained, self.formats = trained, checked_formats(formats)
         self.task = tasks.get(trained.task)
         self.contract = self.task.contract
         self.model = trained.model.cpu().eval()
@@ -100,7 +103,7 @@ class _Export:
             engines = {a.format: open_model(draft, a.format) for a in draft.manifest.artifacts if a.is_model}
             predictor = self.task.predictor(draft, backend=engines["onnx"])
             examples = self._test_vectors(predictor, engines, validation)
-            if self.trained.quality is not None:
+            if self.trained.quality is not None and "int8" in self.formats:
                 validation["onnx-int8"] = self._int8(predictor, examples)
             self._report(self.trained.evaluate(predictor))
             self.writer.write_json("examples.json", "examples", examples)
@@ -125,6 +128,9 @@ class _Export:
         """Write every format; returns {format: reason} for the optional ones torch refused."""
         skipped = {}
         for fmt, (name, serialize) in SERIALIZERS.items():
+            if fmt != "onnx" and fmt not in self.formats:
+                skipped[fmt] = "not asked for (--formats)"
+                continue
             try:
                 extra = serialize(self.shipped, self.example, self.writer.dir / name, self.contract, self.facts) or {}
             except Exception as exc:

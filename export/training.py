@@ -24,6 +24,17 @@ if TYPE_CHECKING:
     from .reproduce import Reproduction
 
 
+FORMATS = ("onnx", "int8", "pt2", "torchscript")  # what an export can write; ONNX, the portable form, always
+
+
+def checked_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
+    """`formats` with ONNX first, refused when it names one bowgram does not write."""
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise InputError(f"unknown format(s) {', '.join(unknown)}; bowgram writes {', '.join(FORMATS)}")
+    return tuple(dict.fromkeys(("onnx", *formats)))
+
+
 @dataclass(frozen=True)
 class Source:
     """One ingredient of the training data, as the manifest (`model.training_data`) and report.md

@@ -192,3 +192,16 @@ def test_eval_refuses_an_empty_text_and_warns_when_most_words_are_unknown(runner
     assert result.exit_code == 2 and "no words to measure" in result.output and "nan" not in result.output
     result = run(runner, "eval", tutorial_bundles["nextword"], "--data", unknown)
     assert result.exit_code == 0 and "not in the model's vocabulary" in result.output
+
+
+def test_train_writes_only_the_formats_asked_for(runner, tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "lid"
+    result = run(runner, "train", "langid", "--data", "tutorial", "--out", out, "--formats", "onnx", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.glob("model*")) == ["model.onnx"]
+    validation = json.loads((out / "manifest.json").read_text())["validation"]
+    assert validation["pt2"] == {"skipped": "not asked for (--formats)"} and "onnx-int8" not in validation
+    assert run(runner, "verify", out).exit_code == 0
+    refused = run(runner, "train", "langid", "--data", "tutorial", "--out", tmp_path / "x", "--formats", "onnx,coreml")
+    assert refused.exit_code == 2 and "unknown format(s) coreml" in refused.output and not (tmp_path / "x").exists()
