@@ -14,7 +14,8 @@ instead of hashing every character n-gram and a model call: what makes one text 
 fast. Answers equal the model's on the whole text up to float rounding (float32 log-probs
 summed in float64: within the bundle's tolerance; tests compare the two on every dev sentence).
 
-The cache is bounded (CAPACITY words, float32 rows: at most 27 MB for 104 labels), evicts the
+The cache is bounded (float32 rows in CACHE_BYTES: 65,536 words for 104 labels, 34,774 for
+196; more labels would otherwise grow the runtime's footprint with them), evicts the
 older half when full, and is shared by threads under a lock (model calls for new words run
 outside it). A text with a new word runs the model on the whole text, as without the cache; a
 word is scored only once it has been seen twice (most words of a corpus occur once: scoring
@@ -30,7 +31,7 @@ import numpy as np
 
 from . import charclass
 
-CAPACITY = 1 << 16
+CACHE_BYTES = 26 << 20  # the cache's rows at most; its capacity in words follows from the number of labels
 SCORE_BATCH = 256  # words seen twice are scored together, this many at a time
 
 
@@ -64,7 +65,8 @@ class WordScores:
     gives each word's log-probabilities alone, float64 [n, labels] (NaN rows: words without ids,
     which then stay NaN here)."""
 
-    def __init__(self, base: np.ndarray, score: Callable[[list[str]], np.ndarray], capacity: int = CAPACITY):
+    def __init__(self, base: np.ndarray, score: Callable[[list[str]], np.ndarray], capacity: int | None = None):
+        capacity = capacity or max(1024, CACHE_BYTES // (4 * len(base)))
         self.base, self._score, self.capacity = base, score, capacity
         self._rows = np.zeros((capacity, len(base)), dtype=np.float32)  # pages are touched only when used
         self._index: dict[str, int] = {}

@@ -90,3 +90,12 @@ def test_threads_share_the_cache_safely(dev_texts):
         t.join()
     nonempty = [i for i in range(len(texts)) if lid.input_ids(texts[i])]
     assert [got[i] for i in nonempty] == [labels[i] for i in nonempty]
+
+
+def test_the_cache_holds_as_many_bytes_whatever_the_number_of_labels():
+    from bowgram.runtime.word_scores import CACHE_BYTES, WordScores
+
+    for labels in (2, 104, 196, 2000):
+        cache = WordScores(np.zeros(labels), lambda words: np.zeros((len(words), labels)))
+        assert cache.capacity * labels * 4 <= max(CACHE_BYTES, 1024 * labels * 4)
+    assert WordScores(np.zeros(104), lambda words: None).capacity == 1 << 16  # as before for 104 labels

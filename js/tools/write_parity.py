@@ -28,8 +28,13 @@ SEED = 20261201
 
 
 def langid_texts() -> list[str]:
-    """Dev sentences (up to 20 per language), one- and two-word cuts of them, and the hard cases."""
-    rows = [line.split("\t", 1) for line in gzip.open(ROOT / "export/data/langid/dev.tsv.gz", "rt", encoding="utf-8")]
+    """Dev sentences (up to 20 per language, data v3's too), one- and two-word cuts of them, and the
+    hard cases."""
+    rows = [
+        line.split("\t", 1)
+        for name in ("dev.tsv.gz", "v3/dev_extra.tsv.gz")  # data v3's languages and scripts too
+        for line in gzip.open(ROOT / "export/data/langid" / name, "rt", encoding="utf-8")
+    ]
     rng = random.Random(SEED)
     per_label: dict[str, list[str]] = {}
     for label, text in rows:
