@@ -88,14 +88,22 @@ def main() -> None:
     parser.add_argument("--bundle", action="append", default=[], help="NAME=PATH, repeatable")
     parser.add_argument("--left-out", type=Path, action="append", default=[], help="a bundle trained with exclude")
     parser.add_argument("--out", type=Path, required=True, help="OUT.md and OUT.json are written")
+    parser.add_argument("--common", help="NAME of a --bundle: every bundle is also scored on the rows of its labels")
     args = parser.parse_args()
     sets = {"dev": in_domain_dev(), "flores": flores_dev()}
     results: dict = {"machine": f"{platform.machine()}, Python {platform.python_version()}", "bundles": {}}
+    paths = dict(spec.partition("=")[::2] for spec in args.bundle)
+    if args.common:  # the rows of one bundle's labels, for all: the same texts, whatever each one knows
+        known = set(json.loads((Path(paths[args.common]) / "labels.json").read_text()))
+        for part in ("dev", "flores"):
+            gold, texts = sets[part]
+            rows = [(g, t) for g, t in zip(gold, texts) if g in known]
+            sets[f"{part}, {args.common}'s languages"] = ([g for g, _ in rows], [t for _, t in rows])
     for spec in args.bundle:
         name, _, path = spec.partition("=")
         lid = load(path, backend="onnx")
         started = time.perf_counter()
-        measured = {k: evaluate_rows(lid, *rows) for k, rows in sets.items()}
+        measured = {k: evaluate_rows(lid, *rows) for k, rows in sets.items()}  # "dev", "flores" and the common rows
         results["bundles"][name] = {
             "path": path,
             "labels": len(lid.labels),
@@ -106,7 +114,7 @@ def main() -> None:
             "flores_confusions": measured["flores"]["confusions"],
         }
         print(name, json.dumps({k: summary(m) for k, m in measured.items()}))
-    results["left_out"] = {str(p): unknown_language(p, sets) for p in args.left_out}
+    results["left_out"] = {str(p): unknown_language(p, {k: sets[k] for k in ("dev", "flores")}) for p in args.left_out}
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     args.out.with_suffix(".md").write_text(report(results))
     if results["bundles"]:
@@ -151,7 +159,9 @@ def report(results: dict) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, b in results["bundles"].items():
-        for part in ("dev", "flores"):
+        for part in [
+            k for k in b if k.startswith(("dev", "flores")) and k not in ("flores_per_label", "flores_confusions")
+        ]:
             m = b[part]
             lines.append(
                 f"| {name} | {b['labels']} | {part} | {m['covered']} | {m['accuracy']:.4f} / {m['macro_f1']:.4f} "

@@ -38,12 +38,13 @@ if TYPE_CHECKING:
 class LangidConfig:
     # with training data v2 (benchmarks/results/langid_data.md, dev sentences / spans / single words):
     # dim 32 × 2^15 .9748/.8469/.7159, dim 48 × 2^15 .9747/.8488/.7142, dim 32 × 2^16 .9747/.8523/.7241,
-    # dim 48 × 2^16 .9748/.8518/.7228: buckets pay a little on short input, width does not. 2^16 buckets
-    # measured 0.978x the throughput of 2^15 at batch 1024 (a bigger table, more cache misses), so the
-    # default stays at 2^15; 2^17 would also take the bundle past its 25 MB budget
+    # dim 48 × 2^16 .9748/.8518/.7228: buckets pay a little on short input, width does not (2^16 buckets
+    # measured 0.978x the throughput of 2^15 at batch 1024 then); 2^17 would take the bundle past 25 MB
     dim: int = 32
     hidden: int = 0  # 0: linear model (fastText style); >0 adds a ReLU layer
-    buckets: int = 2**15
+    # with data v3 (196 labels; benchmarks/results/langid_v3.md, FLORES-200 dev spans / single words): 2^16
+    # buckets .7479/.6035 vs 2^15 .7418/.5948, sentences equal; the bundle 22.4 MB with every format
+    buckets: int = 2**16
     min_n: int = 1
     max_n: int = 4
     min_count: int = 3  # words seen fewer times get no word feature (n-grams still cover them)

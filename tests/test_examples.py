@@ -163,11 +163,12 @@ def test_the_readme_tours_train_lines_work_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(EXAMPLES.parent)
     lines = [line.split("  #")[0] for line in (EXAMPLES.parent / "README.md").read_text().splitlines()]
     commands = [shlex.split(line)[1:] for line in lines if line.startswith("bowgram train ")]
-    assert len(commands) == 2
+    assert len(commands) == 3
     for args in commands:
         out = args.index("--out") + 1
         args[out] = str(tmp_path / args[out])
         result = CliRunner().invoke(main, [*args, "--quiet"])
         assert result.exit_code == 0, result.output
     assert load(tmp_path / "my-langid").predict("¿Dónde está mi teléfono?")[0][0] == "es"
+    assert sorted(p.name for p in (tmp_path / "my-langid-onnx").glob("model*")) == ["model.onnx"]
     assert load(tmp_path / "my-lm").predict("to be or not to", k=3)

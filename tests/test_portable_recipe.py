@@ -139,10 +139,13 @@ def test_int8_answers_do_not_depend_on_the_batch():
     (dynamic activation quantization changed 7 of 4,096 dev labels)."""
     texts = [r["text"] for r in json.loads(gzip.open(PARITY / "langid.json.gz").read())["records"]]
     int8 = load(ROOT / "artifacts" / "langid", precision="int8")
+    tol = int8.bundle.read_json("examples")["tolerance"]
     together = int8.predict(texts)
     for text, answer in zip(texts[::5], together[::5]):
         alone = int8.predict(text)
-        assert alone[0][0] == answer[0][0] and alone[0][1] == pytest.approx(answer[0][1], abs=1e-5), text
+        # padding changes float sums only: within the bundle's tolerance, on log-probabilities
+        assert alone[0][0] == answer[0][0], text
+        assert abs(np.log(alone[0][1]) - np.log(answer[0][1])) <= tol["atol"] + tol["rtol"] * abs(np.log(answer[0][1]))
 
 
 def test_the_default_int8_model_quantizes_weights_only_and_is_small():

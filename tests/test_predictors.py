@@ -155,3 +155,12 @@ def test_batched_and_one_by_one_answers_agree(identifier):
 def test_a_predictor_says_what_it_is(tutorial_bundles):
     lid = load(tutorial_bundles["langid"], precision="int8")
     assert repr(lid) == f"<LanguageIdentifier {str(tutorial_bundles['langid'])!r} backend='onnx' precision='int8'>"
+
+
+def test_a_restriction_to_unlikely_labels_still_answers_them(identifier):
+    """Renormalizing over the allowed labels starts from their best: when every allowed label's
+    probability underflows exp(), the answer is still those labels (it was 0/0, so "und")."""
+    log_probs = identifier.log_probs(["Yo creo que si"])[0].astype(float)
+    weakest = identifier.labels[int(np.argmin(log_probs))]
+    (label, p), *_ = identifier.predict("Yo creo que si" * 120, languages=[weakest])  # log-prob about -1244
+    assert (label, p) == (weakest, pytest.approx(1.0))

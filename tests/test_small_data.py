@@ -54,7 +54,7 @@ def test_a_dev_file_of_ones_own_replaces_the_held_out_share(tmp_path):
     from bowgram.export.langid_training import load_data
 
     data, dev = tmp_path / "train.tsv", tmp_path / "dev.tsv"
-    data.write_text("".join(f"{l}\t{l} text {i}\n" for i in range(40) for l in ("en", "es")), encoding="utf-8")
+    data.write_text("".join(f"{lang}\t{lang} text {i}\n" for i in range(40) for lang in ("en", "es")), encoding="utf-8")
     dev.write_text("en\tkept apart\nes\taparte\n", encoding="utf-8")
     train_labels, _, dev_labels, dev_texts, _ = load_data(str(data), dev=str(dev))
     assert len(train_labels) == 80 and dev_texts == ["kept apart", "aparte"]

@@ -180,8 +180,10 @@ export class LanguageIdentifier {
     const results = (await this.logProbs(batch)).map((row) => {
       if (row === null) return [[UNDETERMINED, 1]];
       const order = k === 1 ? [argmax(row, allowed)] : allowed.slice().sort((a, b) => row[b] - row[a] || a - b).slice(0, k);
-      const total = languages ? allowed.reduce((s, i) => s + Math.exp(row[i]), 0) : 1;
-      const top = order.map((i) => [this.labels[i], Math.exp(row[i]) / total]);
+      // renormalized over the allowed labels from their best (all of them may underflow exp())
+      const best = languages ? Math.max(...allowed.map((i) => row[i])) : 0;
+      const total = languages ? allowed.reduce((s, i) => s + Math.exp(row[i] - best), 0) : 1;
+      const top = order.map((i) => [this.labels[i], Math.exp(row[i] - best) / total]);
       return top[0][1] < threshold ? [[UNDETERMINED, top[0][1]], ...top] : top; // und, then the guesses
     });
     return single ? results[0] : results;
