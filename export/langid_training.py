@@ -97,7 +97,7 @@ def _without(exclude: tuple[str, ...], labels: list[str], texts: list[str]) -> t
     return [label for label, _ in kept], [text for _, text in kept]
 
 
-def _read_data(data: str, seed: int, v3: bool, dev: str | None = None):
+def _read_data(data: str, seed: int, v3: bool, dev_file: str | None = None):
     if data == "tutorial":
         (tl, tt), (dl, dt) = zip(*tutorial.LANGID_TRAIN), zip(*tutorial.LANGID_TEST)
         return list(tl), list(tt), list(dl), list(dt), [Source.given(data, len(tl))]
@@ -115,11 +115,11 @@ def _read_data(data: str, seed: int, v3: bool, dev: str | None = None):
     labels, texts = read_labelled(data)
     if len(labels) < 2 or len(set(labels)) < 2:
         raise InputError(f"{data}: need at least two labelled lines and two different labels to train")
-    if dev is not None:  # the caller's own held-out file: all of --data trains
-        dev_labels, dev_texts = read_labelled(dev)
+    if dev_file is not None:  # the caller's own held-out file: all of --data trains
+        dev_labels, dev_texts = read_labelled(dev_file)
         unknown = sorted(set(dev_labels) - set(labels))
         if unknown:
-            raise InputError(f"--dev {dev}: labels not in --data: {', '.join(unknown[:10])}")
+            raise InputError(f"--dev {dev_file}: labels not in --data: {', '.join(unknown[:10])}")
         return labels, texts, dev_labels, dev_texts, [Source.given(data, len(labels))]
     order = np.random.default_rng(seed).permutation(len(labels))
     n_dev = max(1, len(labels) // 20)  # 5% held out for early stopping

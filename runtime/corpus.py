@@ -37,7 +37,8 @@ def read_labelled(path: str | Path) -> tuple[list[str], list[str]]:
     """(labels, texts) from a TSV or fastText-format file; empty texts are skipped, and so is a
     first line that names the columns (`label<TAB>text`), with a warning: read as data, it would
     be a language called "label"."""
-    labels, texts = [], []
+    labels: list[str] = []
+    texts: list[str] = []
     for number, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
