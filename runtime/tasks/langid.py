@@ -79,6 +79,7 @@ class LanguageIdentifier(Predictor):
             )
         self._index = {label: i for i, label in enumerate(self.labels)}
         self.languages: dict[str, dict[str, str]] = {}  # languages.json: names and codes, if the bundle has it
+        self._code_maps: dict[str, dict[str, str] | None] = {}  # per kind of code, made once
         if any(a.format == "languages" for a in manifest.artifacts):
             self.languages = language_info.validate(bundle.read_json("languages"), self.labels, str(bundle.path))
         self.max_cells = max(256, CALL_VALUES // max(1, int(manifest.model.get("dim") or 32)))
@@ -238,8 +239,11 @@ class LanguageIdentifier(Predictor):
         return [(self.labels[best], p)] if p >= threshold else self._answer([best], [p], self.labels, threshold)
 
     def code_map(self, codes: str) -> dict[str, str] | None:
-        """label -> its code of kind `codes` ("label": None, the labels themselves)."""
-        return language_info.code_map(self.languages, self.labels, codes)
+        """label -> its code of kind `codes` ("label": None, the labels themselves), made on first
+        use: it depends on the bundle alone, and one text per call must not rebuild it."""
+        if codes not in self._code_maps:  # a refused kind raises here, and is never stored
+            self._code_maps[codes] = language_info.code_map(self.languages, self.labels, codes)
+        return self._code_maps[codes]
 
     def segments(
         self,
