@@ -7,9 +7,10 @@
 
 Written to be copied into production: models load once at start-up (predictors are thread-safe);
 a fixed pool of worker threads serves requests, and when all are busy and the waiting line is
-full a request gets 503 at once; bodies are limited (413), reads time out (a slow client holds
-one worker for at most `timeout` seconds), the listen backlog is 128, and every malformed
-request gets a JSON 400 saying why. Server-side errors are one line on stderr and a JSON 500.
+full a request gets 503 at once; bodies are limited (413, read and dropped up to 16 MB so
+that the client sees it), so are items x k per request (a reply's memory), reads time out (a
+slow client holds one worker for at most `timeout` seconds), the listen backlog is 128, and
+every malformed request gets a JSON 400 saying why. Server-side errors are one line on stderr and a JSON 500.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from bowgram.runtime import BowgramError, load
 MAX_BODY = 1 << 20  # bytes per request
 FIELDS = {"/langid": {"texts", "k", "threshold", "languages", "codes"}, "/next-word": {"contexts", "k", "prefix"}}
 MAX_ITEMS = 10_000  # texts or contexts per request
+MAX_ANSWERS = 100_000  # items x k per request: what bounds a reply's size and memory (~500 MB at 10,000 x 1,000)
+MAX_DRAIN = 16 << 20  # bytes of a refused body read and dropped, so that its client sees the refusal
 
 
 class BadRequest(Exception):
@@ -122,9 +125,10 @@ def make_server(
                     raise BadRequest(400, f"unknown field(s) {', '.join(unknown)}; {self.path} takes {takes}")
                 if self.path == "/langid":
                     inputs, key = _texts(body, "texts"), "label"
+                    k = _answers(inputs, _int(body, "k", 1))
                     answers = model.predict(
                         inputs,
-                        k=_int(body, "k", 1),
+                        k=k,
                         threshold=_number(body, "threshold", 0.0),
                         languages=_labels(body, "languages"),
                         codes=body.get("codes", "label"),
@@ -134,7 +138,7 @@ def make_server(
                     prefix = body.get("prefix")
                     if prefix is not None and not isinstance(prefix, str):
                         raise BadRequest(400, "prefix must be a string")
-                    answers = model.predict(inputs, k=_int(body, "k", 5), prefix=prefix)
+                    answers = model.predict(inputs, k=_answers(inputs, _int(body, "k", 5)), prefix=prefix)
             except BadRequest as exc:
                 return self._send(exc.status, {"error": str(exc)})
             except BowgramError as exc:
@@ -143,11 +147,12 @@ def make_server(
             self._send(200, {"results": results})
 
         def _body(self) -> dict[str, Any]:
-            length = self.headers.get("Content-Length")
-            if length is None or not length.isdigit():
-                raise BadRequest(411, "a Content-Length header is required")
-            if int(length) > MAX_BODY:
-                raise BadRequest(413, f"the body is {length} bytes; at most {MAX_BODY} are accepted")
+            length = (self.headers.get("Content-Length") or "").strip()
+            if not (length.isascii() and length.isdigit()):  # "²".isdigit() is true, and int() refuses it
+                raise BadRequest(411, "a Content-Length header (a number of bytes) is required")
+            if len(length) > 12 or int(length) > MAX_BODY:  # compared as text first: 5,000 digits stay text
+                self.refused_body = int(length) if len(length) <= 12 else MAX_DRAIN + 1
+                raise BadRequest(413, f"the body is {length[:20]} bytes; at most {MAX_BODY} are accepted")
             raw = self.rfile.read(int(length))
             self.deadline.cancel()  # the request is in: answering may take its time
             try:
@@ -161,6 +166,20 @@ def make_server(
         def _send(self, status: int, payload: dict[str, Any]) -> None:
             data = _response(status, payload)
             self.wfile.write(data)
+            unread = getattr(self, "refused_body", 0)
+            if unread:  # a client that sends its body before reading must not get a reset instead of the 413
+                self._drain(min(unread, MAX_DRAIN))
+
+        def _drain(self, limit: int) -> None:
+            try:
+                self.connection.shutdown(socket.SHUT_WR)  # the reply is complete
+                while limit > 0:
+                    chunk = self.rfile.read1(min(limit, 1 << 16))
+                    if not chunk:
+                        break
+                    limit -= len(chunk)
+            except OSError:
+                pass
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: one line per error is enough
             pass
@@ -180,6 +199,12 @@ def _texts(body: dict[str, Any], key: str) -> list[str]:
         except UnicodeEncodeError:
             raise BadRequest(400, f"{key}[{i}] holds a lone surrogate: not valid Unicode text") from None
     return items
+
+
+def _answers(items: list[str], k: int) -> int:
+    if len(items) * k > MAX_ANSWERS:
+        raise BadRequest(413, f"{len(items)} items x k {k} answers; at most {MAX_ANSWERS} per request")
+    return k
 
 
 def _labels(body: dict[str, Any], name: str) -> list[str] | None:

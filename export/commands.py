@@ -32,8 +32,9 @@ def _builders() -> tuple[Any, Any, Any]:
 
 
 def _data(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """--data: a named corpus, or a file that exists (checked before torch is imported)."""
-    if value not in ("tutorial", "default") and not Path(value).is_file():
+    """--data: a named corpus, or a file that exists (checked before torch is imported); a pipe
+    (`<(zcat big.gz)`, /dev/stdin) counts: it is read once."""
+    if value not in ("tutorial", "default") and (not Path(value).exists() or Path(value).is_dir()):
         raise click.BadParameter(f"data file not found: {value} (give a file, 'tutorial' or 'default')")
     return value
 

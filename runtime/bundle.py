@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ class Bundle:
         self.manifest = manifest
         self._fd = dir_fd
         self._opened: dict[str, int] = {}  # file descriptors taken right after the manifest was read
+        self._verified: dict[str, tuple[tuple[int, int, int, int], str]] = {}  # path -> (identity, sha256) hashed
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], task: str | None = None) -> Bundle:
@@ -68,9 +70,10 @@ class Bundle:
                 raise
         try:
             data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             os.close(fd)
-            raise BundleError(f"{root / MANIFEST} is not valid JSON: {exc}") from None
+            why = "nested too deep" if isinstance(exc, RecursionError) else str(exc)
+            raise BundleError(f"{root / MANIFEST} is not valid JSON: {why}") from None
         bundle = cls(root, Manifest.from_dict(data), fd)
         bundle._open_files()
         if task is not None and bundle.manifest.task != task:
@@ -80,12 +83,14 @@ class Bundle:
     def __del__(self) -> None:
         self.close()
 
-    def close(self) -> None:
+    def close(self, _close: Callable[[int], None] = os.close) -> None:
+        """Close the files held open (`_close` is bound at import: a predictor in a reference cycle
+        may be collected at interpreter exit, after the os module is torn down)."""
         for fd in self._opened.values():
-            os.close(fd)
+            _close(fd)
         self._opened.clear()
         if self._fd is not None:
-            os.close(self._fd)
+            _close(self._fd)
             self._fd = None
 
     def _open_files(self) -> None:
@@ -120,7 +125,10 @@ class Bundle:
             return False
 
     def read(self, artifact: Artifact) -> bytes:
-        """The file's bytes, once its size and sha256 match the manifest."""
+        """The file's bytes, once its size and sha256 match the manifest. A file held open since the
+        bundle was opened and read again unchanged (same inode, size and modification time) is not
+        hashed twice: the language identifier reads its model once for the engine and once for
+        its weights."""
         try:
             fd = self._opened.get(artifact.path)
             data = (
@@ -132,11 +140,17 @@ class Bundle:
             hint = " (an optional torch format this copy leaves out; rebuild the bundle to get it)"
             hint = hint if artifact.optional else ""
             raise BundleError(f"bundle {self.path} is missing {artifact.path}{hint}") from None
+        identity = _identity(fd) if fd is not None else None
+        if identity is not None and self._verified.get(artifact.path) == (identity, artifact.sha256):
+            if len(data) == artifact.size:
+                return data
         if len(data) != artifact.size or hashlib.sha256(data).hexdigest() != artifact.sha256:
             raise BundleError(
                 f"{artifact.path} does not match its sha256 in the manifest: "
                 "the file is corrupt or was changed; rebuild or re-download the bundle"
             )
+        if identity is not None and identity == _identity(fd):  # unchanged while it was read and hashed
+            self._verified[artifact.path] = (identity, artifact.sha256)
         return data
 
     def artifact(self, fmt: str, precision: str = "fp32") -> Artifact:
@@ -152,8 +166,9 @@ class Bundle:
         artifact = self.artifact(fmt)
         try:
             return json.loads(self.read(artifact).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BundleError(f"{artifact.path} is not valid JSON: {exc}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            why = "nested too deep" if isinstance(exc, RecursionError) else str(exc)
+            raise BundleError(f"{artifact.path} is not valid JSON: {why}") from None
 
     def verify_checksums(self) -> list[str]:
         """Check every file this copy holds; returns the paths checked (raises on the first
@@ -190,6 +205,15 @@ def _read_regular(dir_fd: int, name: str, root: Path, limit: int) -> bytes:
         return _pread(fd, limit)
     finally:
         os.close(fd)
+
+
+def _identity(fd: int) -> tuple[int, int, int, int] | None:
+    """What changes when a file is replaced or written: device, inode, size, modification time."""
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _pread(fd: int, limit: int) -> bytes:

@@ -28,6 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from . import interrupt
+
+try:
+    import fcntl
+except ImportError:  # Windows: pids alone tell a live writer
+    fcntl = None  # type: ignore[assignment]
 from .bundle import MANIFEST, Bundle, sha256_of
 from .errors import InputError
 from .manifest import FORMAT_VERSION, Artifact, Manifest
@@ -55,11 +60,12 @@ class BundleWriter:
             name = f".{self.out.name}.{STAGING}-{os.getpid()}-{secrets.token_hex(4)}"
             self.dir = self.out.parent / name
             self.dir.mkdir(mode=0o700)
-            (self.dir / MARKER).write_text(str(os.getpid()))
+            self._marker = _hold_marker(self.dir / MARKER)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+        os.close(self._marker)  # the lock goes with it
 
     def write_json(self, name: str, fmt: str, data: Any) -> Path:
         path = self.dir / name
@@ -116,14 +122,17 @@ class BundleWriter:
             previous = self.out.is_dir()
             if previous:  # mark the previous bundle too: after the swap it is this writer's leftover
                 (self.out / MARKER).write_text(str(os.getpid()))
-            try:
-                _exchange(self.dir, self.out)
-            except BaseException:
+            with interrupt.deferred(check_at_end=False):  # Ctrl-C now: the swap completes or never starts
+                try:
+                    _exchange(self.dir, self.out)
+                except BaseException:
+                    (self.out / MARKER).unlink(missing_ok=True)
+                    raise
                 (self.out / MARKER).unlink(missing_ok=True)
-                raise
-            (self.out / MARKER).unlink(missing_ok=True)
-            if previous:
-                shutil.rmtree(self.dir, ignore_errors=True)
+                if previous:
+                    shutil.rmtree(self.dir, ignore_errors=True)
+        if interrupt.pending():
+            raise interrupt.Interrupted(interrupt.pending()[0], f"the new bundle was already in place at {self.out}")
 
 
 def _previous_created(out: Path, manifest: Manifest) -> str | None:
@@ -171,14 +180,45 @@ def check_out_dir(out: Path) -> None:
 
 def recover_interrupted(out: Path) -> None:
     """Remove the staging folders of writers of `out` that were killed: the name must be one this
-    writer makes and the marker inside must name a process that is gone."""
+    writer makes, the marker inside must name a process that is gone, and no process may hold the
+    marker's lock (a writer holds it while it lives: a pid alone cannot tell a live writer in
+    another PID namespace, e.g. another container on the same volume, from a dead one)."""
     for stale in out.parent.glob(f".{out.name}.{STAGING}-*"):
         try:
             pid = int((stale / MARKER).read_text().strip())
         except (OSError, ValueError):
             continue  # not ours, or not sure: never delete it
-        if stale.name.startswith(f".{out.name}.{STAGING}-{pid}-") and not _alive(pid):
+        if stale.name.startswith(f".{out.name}.{STAGING}-{pid}-") and _abandoned(stale / MARKER, pid):
             shutil.rmtree(stale, ignore_errors=True)
+
+
+def _hold_marker(path: Path) -> int:
+    """Write this process's pid to `path` and hold an exclusive lock on it until closed."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, str(os.getpid()).encode())
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def _abandoned(marker: Path, pid: int) -> bool:
+    """Whether the writer that made `marker` is gone: its pid is not running here and (where locks
+    exist) nothing holds the marker's lock."""
+    if _alive(pid):
+        return False
+    if fcntl is None:
+        return True
+    try:
+        fd = os.open(marker, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held: the writer lives
+    finally:
+        os.close(fd)  # and the lock, if it was taken
+    return True
 
 
 def _carry_over_user_files(out: Path, new: Path) -> None:

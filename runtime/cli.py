@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -77,7 +78,16 @@ def _check_arguments(args: list[str]) -> None:
 
 
 def _show_warning(message: Warning | str, *args: Any, **kwargs: Any) -> None:
-    click.echo(f"warning: {message}", err=True)
+    click.echo(f"warning: {printable(str(message))}", err=True)
+
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text from a bundle or an input, safe for a terminal: control characters and bidi overrides
+    (a manifest's escape sequences could recolour, retitle or hide output) shown as escapes."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _bundle_or_task(bundle: str) -> str:
@@ -91,7 +101,7 @@ def _bundle_or_task(bundle: str) -> str:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {printable(message)}", err=True)
     sys.exit(code)
 
 
@@ -465,9 +475,9 @@ def info(bundle: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(manifest.to_dict(), indent=1, ensure_ascii=False))
         return
-    click.echo(manifest_summary(manifest))
+    click.echo(printable(manifest_summary(manifest)))
     if any(a.format == "languages" for a in manifest.artifacts):
-        click.echo(languages_summary(opened.read_json("languages")))
+        click.echo(printable(languages_summary(opened.read_json("languages"))))
 
 
 @main.command()

@@ -15,18 +15,31 @@ import numpy as np
 from .errors import InputError
 from .inputs import decode_utf8
 
+MAX_DATA_BYTES = 2 << 30  # of one training or evaluation file, decompressed
 NO_SPACE_SCRIPTS = ("zh", "ja", "th", "km", "my", "lo", "bo", "dz", "shn")  # spans of these are cut by characters
 
 
 def read_text(path: str | Path) -> str:
+    """A whole training or evaluation file (.gz decompressed), read once (a pipe works), at most
+    MAX_DATA_BYTES of it: training holds its data in memory, and a small archive can unpack to
+    more than any machine has."""
     path = Path(path)
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw as stream:
+            data = stream.read(MAX_DATA_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"data file not found: {path}") from None
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
-    return decode_utf8(raw, str(path))
+    except MemoryError:
+        raise InputError(f"not enough memory to read {path}") from None
+    if len(data) > MAX_DATA_BYTES:
+        unpacked = " once decompressed" if path.suffix == ".gz" else ""
+        raise InputError(
+            f"{path} holds more than {MAX_DATA_BYTES >> 30} GiB of text{unpacked}: "
+            "training reads its data into memory; sample it first"
+        )
+    return decode_utf8(data, str(path))
 
 
 HEADER_LABELS = ("label", "labels", "lang", "language", "code", "langid", "class")

@@ -1,9 +1,10 @@
 """SIGINT and SIGTERM as one exception, `Interrupted`, so that a long command stops cleanly.
 
 `cancellable()` (the CLI wraps every command in it) turns both signals into `Interrupted` in the
-main thread and remembers that one came: `check()` raises again, so a library that swallows the
-exception cannot make a bundle writer commit anyway (the writer calls `check()` before each file
-and before the swap). Exit codes are the shell's: 130 for SIGINT, 143 for SIGTERM.
+main thread (inside `deferred()`, at the end of the step) and remembers that one came: `check()`
+raises again, so a library that swallows the exception cannot make a bundle writer commit anyway
+(the writer calls `check()` before each file and before the swap). Exit codes are the shell's:
+130 for SIGINT, 143 for SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,17 +18,40 @@ from types import FrameType
 from .errors import BowgramError
 
 _received: list[int] = []
+_deferring: list[bool] = []  # inside `deferred()`: a first signal is remembered, not raised
 
 
 class Interrupted(BowgramError):
-    def __init__(self, signum: int):
-        super().__init__("interrupted" + (" (SIGTERM)" if signum == signal.SIGTERM else ""))
+    def __init__(self, signum: int, note: str = ""):
+        which = " (SIGTERM)" if signum == signal.SIGTERM else ""
+        super().__init__(f"interrupted{which}" + (f"; {note}" if note else ""))
         self.exit_code = 128 + signum
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
+    if _deferring and len(_received) == 1:
+        return
     raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def deferred(check_at_end: bool = True) -> Iterator[None]:
+    """A step that must not stop halfway (a chunk of output lines, a bundle swap): a signal during
+    it is raised when it ends (or, `check_at_end=False`, left to the caller: `pending()`); a
+    second one stops it at once."""
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+    if check_at_end:
+        check()
+
+
+def pending() -> list[int]:
+    """The signals received since `cancellable()` began."""
+    return list(_received)
 
 
 def check() -> None:

@@ -28,8 +28,9 @@ def load(
         if task not in tasks.names():
             raise InputError(f"give a bundle path, or task= one of {tasks.names()}")
         path = default_bundle_path(task)
-    if threads < 1:
-        raise InputError(f"threads must be at least 1, got {threads}")
+    from .backends import check_threads
+
+    check_threads(threads)
     if isinstance(path, Bundle):
         return tasks.get(path.manifest.task).predictor(path, backend, precision, threads)
     for attempt in range(RETRIES):

@@ -76,7 +76,7 @@ class Manifest:
         if not isinstance(data, dict):
             raise BundleError("manifest.json: expected a JSON object")
         version = data.get("format_version")
-        if not isinstance(version, int):
+        if type(version) is not int:  # exact: true is no format
             raise BundleError("manifest.json: field 'format_version' is missing or not an integer")
         if version > FORMAT_VERSION:
             raise BundleError(
@@ -146,7 +146,7 @@ def _artifact(data: object, index: int) -> Artifact:
     if unknown:
         raise BundleError(f"manifest.json: artifacts[{index}] has unknown fields {unknown}")
     path = data["path"]
-    if not isinstance(path, str) or not path or "/" in path or "\\" in path or path in (".", "..", "manifest.json"):
+    if not isinstance(path, str) or not path or any(c in path for c in "/\\\0") or path in (".", "..", "manifest.json"):
         raise BundleError(
             f"manifest lists {path!r}, which is not a plain file name inside the bundle "
             "(outside the bundle, or not a file of it)"

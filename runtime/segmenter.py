@@ -7,6 +7,7 @@ the model's logits) and the model's bias, and turns the result into character of
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,37 +43,55 @@ def viterbi(scores: np.ndarray, switch_cost: float) -> list[int]:
 
 def segment(scores: np.ndarray, bias: np.ndarray, switch_cost: float, min_words: int) -> list[Segment]:
     """Segments of words [n, labels] of additive scores: Viterbi, then any segment shorter than
-    `min_words` merged into the neighbour whose label scores it best, then each segment labelled
-    by its own summed scores (plus the bias)."""
+    `min_words` merged into the neighbour whose label scores it best (the shortest first, the
+    leftmost among equals; neighbours that come to share a label become one), then each segment
+    labelled by its own summed scores (plus the bias). The merging keeps the runs in a linked
+    list and the short ones in a heap: n log n, whatever the number of short runs."""
     if not len(scores):
         return []
     path = viterbi(scores, switch_cost)
-    runs: list[list[int]] = []  # [first, last, label]
-    for t, label in enumerate(path):
-        if runs and runs[-1][2] == label:
-            runs[-1][1] = t
+    first, last, label = [0], [0], [path[0]]
+    for t in range(1, len(path)):
+        if path[t] == label[-1]:
+            last[-1] = t
         else:
-            runs.append([t, t, label])
-    while len(runs) > 1:
-        short = [i for i, (a, b, _) in enumerate(runs) if b - a + 1 < min_words]
-        if not short:
-            break
-        i = min(short, key=lambda j: runs[j][1] - runs[j][0])  # the shortest first
-        a, b, _ = runs[i]
-        part = scores[a : b + 1].sum(axis=0)
-        neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(runs)]
-        j = max(neighbours, key=lambda j: part[runs[j][2]])
-        runs[j] = [min(runs[j][0], a), max(runs[j][1], b), runs[j][2]]
-        del runs[i]
-        merged: list[list[int]] = []
-        for run in runs:  # neighbours that now share a label become one
-            if merged and merged[-1][2] == run[2]:
-                merged[-1][1] = run[1]
-            else:
-                merged.append(run)
-        runs = merged
+            first.append(t), last.append(t), label.append(path[t])
+    prefix = np.concatenate([np.zeros((1, scores.shape[1])), np.cumsum(scores, axis=0, dtype=np.float64)])
+    runs = len(first)
+    prev, nxt = list(range(-1, runs - 1)), list(range(1, runs + 1))
+    nxt[-1] = -1
+    alive, count = [True] * runs, runs
+    heap = [(last[i] - first[i] + 1, first[i], i) for i in range(runs) if last[i] - first[i] + 1 < min_words]
+    heapq.heapify(heap)
+    while heap and count > 1:
+        length, _, i = heapq.heappop(heap)
+        if not alive[i] or last[i] - first[i] + 1 != length:  # merged away, or grown since
+            continue
+        part = prefix[last[i] + 1] - prefix[first[i]]
+        neighbours = [j for j in (prev[i], nxt[i]) if j >= 0]
+        j = max(neighbours, key=lambda j: part[label[j]])  # the earlier one on a tie
+        first[j], last[j] = min(first[j], first[i]), max(last[j], last[i])
+        _unlink(i, prev, nxt, alive)
+        count -= 1
+        for k in (prev[j], nxt[j]):  # now adjacent to j: one segment if it shares j's label
+            if k >= 0 and label[k] == label[j]:
+                first[j], last[j] = min(first[j], first[k]), max(last[j], last[k])
+                _unlink(k, prev, nxt, alive)
+                count -= 1
+        if last[j] - first[j] + 1 < min_words:
+            heapq.heappush(heap, (last[j] - first[j] + 1, first[j], j))
     out = []
-    for a, b, _ in runs:
-        total = bias + scores[a : b + 1].sum(axis=0)
-        out.append(Segment(a, b, int(total.argmax())))
+    i = next(r for r in range(runs) if alive[r] and prev[r] < 0)
+    while i >= 0:
+        total = bias + (prefix[last[i] + 1] - prefix[first[i]])
+        out.append(Segment(first[i], last[i], int(total.argmax())))
+        i = nxt[i]
     return out
+
+
+def _unlink(i: int, prev: list[int], nxt: list[int], alive: list[bool]) -> None:
+    alive[i] = False
+    if prev[i] >= 0:
+        nxt[prev[i]] = nxt[i]
+    if nxt[i] >= 0:
+        prev[nxt[i]] = prev[i]

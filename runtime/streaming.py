@@ -17,6 +17,8 @@ line that is not an object or lacks the field). Skipped lines are counted and re
 from __future__ import annotations
 
 import bz2
+import contextlib
+import functools
 import gzip
 import json
 import lzma
@@ -24,7 +26,9 @@ import os
 import select
 import stat
 import sys
+import threading
 import time
+import uuid
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -34,11 +38,13 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+from . import interrupt
 from .errors import InputError
 
 CHUNK_BYTES = 1 << 18  # lines per chunk: about 256 KB of them (some 6,000 dev sentences)
 MAX_LINE_BYTES = 1 << 24  # a longer line is an error (memory stays bounded)
 IN_FLIGHT_PER_WORKER = 2
+PARENT_CHECK_S = 0.5  # how often a worker checks that the process that started it still runs
 ON_ERROR = ("error", "skip", "replace")
 _OPENERS: dict[str, Callable[[IO[bytes]], Any]] = {
     ".gz": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
@@ -112,9 +118,11 @@ def open_source(path: str | None) -> Source:
         raw = open(path, "rb")  # noqa: SIM115 - closed by the caller through the Source
     except OSError as exc:
         raise InputError(f"cannot read --input {path}: {exc.strerror}") from None
-    total = os.fstat(raw.fileno()).st_size
+    info = os.fstat(raw.fileno())
     opener = _OPENERS.get(os.path.splitext(path)[1].lower())
-    return Source(opener(raw) if opener else raw, path, raw=raw, total=total)
+    if opener is None and not stat.S_ISREG(info.st_mode):  # a named pipe, a device: read as data arrives
+        return Source(raw, path, pipe_fd=raw.fileno())
+    return Source(opener(raw) if opener else raw, path, raw=raw, total=info.st_size)
 
 
 def chunks(source: Source) -> Iterator[bytes]:
@@ -144,6 +152,11 @@ def chunks(source: Source) -> Iterator[bytes]:
         yield pending
 
 
+def _waiting(fd: int) -> bool:
+    """Whether reading `fd` now would wait for input."""
+    return not _ready(fd)
+
+
 def _ready(fd: int) -> bool:
     """Whether more input is waiting right now."""
     try:
@@ -166,6 +179,20 @@ def start_worker(job: Job) -> None:
     _PREDICTOR, _JOB = load(task=job.task, **job.load), job
 
 
+def _start_pool_worker(job: Job) -> None:
+    """A worker of `ordered_map`'s pool: exits when its parent is gone (killed with SIGKILL, the
+    parent cannot stop its workers itself), then loads the predictor."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="bowgram-parent-watch", daemon=True).start()
+    start_worker(job)
+
+
 def answer_chunk(chunk: bytes, first_line: int) -> tuple[bytes, int, list[str]]:
     """Decode, predict and format one chunk: (output bytes, lines read, skipped-line notes)."""
     job = _JOB
@@ -185,7 +212,7 @@ def answer_chunk(chunk: bytes, first_line: int) -> tuple[bytes, int, list[str]]:
         try:
             text = raw.decode("utf-8", "replace" if job.on_error == "replace" else "strict")
             if job.fmt == "jsonl":
-                payload, text = _json_text(text, job.field)
+                payload, text = _json_text(text, job.field, job.answer_key)
             else:
                 payload = None
         except (UnicodeDecodeError, ValueError) as exc:
@@ -199,7 +226,25 @@ def answer_chunk(chunk: bytes, first_line: int) -> tuple[bytes, int, list[str]]:
         payloads.append(payload)
     answers = answer(texts)
     out = [_format(job, text, payload, answer) for text, payload, answer in zip(texts, payloads, answers)]
-    return ("".join(out)).encode("utf-8"), len(lines), skipped
+    try:
+        data = "".join(out).encode("utf-8")
+    except UnicodeEncodeError:  # a JSON text held a lone surrogate escape ("\ud800"): kept as an escape
+        data = "".join(line if line.isascii() or _encodes(line) else _ascii_json(line) for line in out).encode("utf-8")
+    return data, len(lines), skipped
+
+
+def _encodes(line: str) -> bool:
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _ascii_json(line: str) -> str:
+    """A JSON output line holding lone surrogates (valid JSON escapes, not UTF-8), written with
+    every non-ASCII character escaped: the same JSON, as the input had it."""
+    return json.dumps(json.loads(line)) + "\n"
 
 
 def answer(texts: list[str]) -> list[Any]:
@@ -209,7 +254,7 @@ def answer(texts: list[str]) -> list[Any]:
     return list(getattr(_PREDICTOR, job.method)(texts, **job.predict)) if texts else []
 
 
-def _json_text(line: str, key: str | None) -> tuple[dict[str, Any], str]:
+def _json_text(line: str, key: str | None, answer_key: str) -> tuple[dict[str, Any], str]:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -220,6 +265,8 @@ def _json_text(line: str, key: str | None) -> tuple[dict[str, Any], str]:
         raise ValueError(f"no field {key!r}")
     if not isinstance(obj[key], str):
         raise ValueError(f"field {key!r} is {type(obj[key]).__name__}, not a string")
+    if answer_key in obj:  # the answer would overwrite it
+        raise ValueError(f"the object already has a field {answer_key!r}, which the answer would replace")
     return obj, obj[key]
 
 
@@ -263,7 +310,9 @@ def run(
             yield chunk, line
             line += chunk.count(b"\n")
 
-    for out, n, skipped in ordered_map(answer_chunk, numbered(), job, workers):
+    pipe = source.pipe_fd
+    idle = None if pipe is None else functools.partial(_waiting, pipe)
+    for out, n, skipped in ordered_map(answer_chunk, numbered(), job, workers, idle):
         write(out)
         report.add(n, skipped)
         if progress:
@@ -271,9 +320,17 @@ def run(
     return report
 
 
-def ordered_map(fn: Callable[..., Any], items: Iterator[tuple[Any, ...]], job: Job, workers: int) -> Iterator[Any]:
+def ordered_map(
+    fn: Callable[..., Any],
+    items: Iterator[tuple[Any, ...]],
+    job: Job,
+    workers: int,
+    idle: Callable[[], bool] | None = None,
+) -> Iterator[Any]:
     """`fn(*item)` for every item, in order: in this process, or in `workers` processes (each
-    started with `start_worker(job)`) with at most IN_FLIGHT_PER_WORKER items each in flight."""
+    started with `start_worker(job)`) with at most IN_FLIGHT_PER_WORKER items each in flight.
+    `idle()` true means the next item would wait for input (a pipe with nothing waiting): the
+    results in flight are given out first, so answers do not wait for input that may come late."""
     if workers <= 1:
         start_worker(job)
         for item in items:
@@ -283,12 +340,12 @@ def ordered_map(fn: Callable[..., Any], items: Iterator[tuple[Any, ...]], job: J
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")  # no fork of a process holding threads and sessions
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker, initargs=(job,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_pool_worker, initargs=(job,)) as pool:
         pending: deque[Future[Any]] = deque()
         try:
             for item in items:
                 pending.append(pool.submit(fn, *item))
-                while len(pending) > workers * IN_FLIGHT_PER_WORKER:
+                while len(pending) > workers * IN_FLIGHT_PER_WORKER or (pending and idle is not None and idle()):
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
@@ -330,35 +387,79 @@ class Progress:
 
 
 class Output:
-    """Where answers go: stdout as they come (flushed per chunk), or a file that appears only
-    complete (written beside its destination under a temporary name, renamed at the end; removed
-    on any error)."""
+    """Where answers go: stdout as they come (flushed per chunk), or `--output PATH`.
+
+    A regular file (or none yet) at PATH appears only complete: written beside it under a
+    temporary name with the existing file's mode, renamed over it at the end, removed on any
+    error. A symlink is followed: its target is what gets replaced, the link stays. Anything
+    else at PATH (a named pipe, a device such as /dev/null or /dev/stdout) is written through,
+    as `tee` and shells do: it is never replaced by a file. A chunk is written whole even when
+    Ctrl-C comes meanwhile (a reader never gets half a line); a second Ctrl-C stops at once."""
 
     def __init__(self, path: str | None):
         self.path, self.temp = path, None
         if path is None:
             self.file: IO[bytes] = sys.stdout.buffer
             return
-        folder, name = os.path.split(os.path.abspath(path))
         if os.path.isdir(path):
             raise InputError(f"--output {path} is a directory")
-        self.temp = os.path.join(folder, f".{name}.bowgram-tmp-{os.getpid()}")
+        target = os.path.realpath(path)  # a symlink's target is written, the link is kept
         try:
-            self.file = open(self.temp, "wb")  # noqa: SIM115 - closed in close()
+            existing: os.stat_result | None = os.stat(target)
+        except OSError:
+            existing = None
+        try:
+            if existing is not None and not stat.S_ISREG(existing.st_mode):  # a pipe, a device: through it
+                self.file = open(target, "wb")  # noqa: SIM115 - closed in close()
+                return
+            folder, name = os.path.split(target)
+            self.temp = os.path.join(folder, f".{name}.bowgram-tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+            mode = stat.S_IMODE(existing.st_mode) if existing is not None else 0o666  # new files: the umask applies
+            fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            if existing is not None:
+                os.fchmod(fd, mode)  # exactly the old mode, whatever the umask
+                with contextlib.suppress(OSError):  # root replacing another user's file keeps its owner
+                    os.fchown(fd, existing.st_uid, existing.st_gid)
+            self.file = os.fdopen(fd, "wb")
+            self.target = target
         except OSError as exc:
             raise InputError(f"cannot write --output {path}: {exc.strerror}") from None
 
     def write(self, data: bytes) -> None:
-        self.file.write(data)
-        if self.path is None:
-            self.file.flush()
+        try:
+            with interrupt.deferred():
+                self.file.write(data)
+                if self.temp is None:
+                    self.file.flush()
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError) and self.path is None:
+                raise
+            self._discard()
+            raise InputError(f"cannot write {self._name()}: {exc.strerror}") from None
 
     def close(self, ok: bool) -> None:
-        if self.temp is None:
+        if self.path is None:
             return
-        self.file.close()
-        if ok:
-            assert self.path is not None
-            os.replace(self.temp, self.path)
-        else:
-            os.unlink(self.temp)
+        if not ok:
+            self._discard()
+            return
+        try:
+            self.file.close()  # the last flush: a full disk shows here
+            if self.temp is not None:
+                os.replace(self.temp, self.target)
+                self.temp = None
+        except OSError as exc:
+            self._discard()
+            raise InputError(f"cannot write {self._name()}: {exc.strerror}") from None
+
+    def _name(self) -> str:
+        return f"--output {self.path}" if self.path is not None else "standard output"
+
+    def _discard(self) -> None:
+        """Close without the last flush's error, and remove the temporary file (never PATH)."""
+        with contextlib.suppress(OSError):
+            self.file.close()
+        if self.temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.temp)
+            self.temp = None

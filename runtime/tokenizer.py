@@ -145,15 +145,17 @@ class Vocab:
     """Token ↔ id. Ids 0, 1, 2 are `<s>`, `</s>`, `<unk>`; words follow by frequency."""
 
     def __init__(self, token_to_id: dict[str, int]):
+        if not isinstance(token_to_id, dict):
+            raise BundleError("vocab.json must be an object mapping each token to its id")
         if [token_to_id.get(t) for t in SPECIALS] != [BOS_ID, EOS_ID, UNK_ID]:
             raise BundleError(f"vocab.json must map {', '.join(SPECIALS)} to {BOS_ID}, {EOS_ID}, {UNK_ID}")
+        ids = list(token_to_id.values())
+        if not all(type(i) is int for i in ids) or sorted(ids) != list(range(len(ids))):  # checked before use
+            raise BundleError("vocab.json: ids must be 0..N-1, each used once")
         self.token_to_id = token_to_id
         self.words = [""] * len(token_to_id)
         for token, i in token_to_id.items():
             self.words[i] = token
-        ids = list(token_to_id.values())
-        if not all(type(i) is int for i in ids) or sorted(ids) != list(range(len(ids))):
-            raise BundleError("vocab.json: ids must be 0..N-1, each used once")
 
     def __len__(self) -> int:
         return len(self.words)

@@ -14,8 +14,10 @@ import numpy as np
 
 from . import backends, tasks
 from .bundle import Bundle
-from .errors import BackendUnavailable, VerificationError
+from .errors import BackendUnavailable, BundleError, VerificationError
 from .tasks import Predictor
+
+MAX_EXAMPLES = 10_000  # test vectors a bundle may carry (the exporter writes a few dozen)
 
 
 def compare_outputs(
@@ -46,6 +48,17 @@ def compare_outputs(
     return report
 
 
+def _top_entry(entry: Any, outputs: int) -> bool:
+    """[index into the outputs, name, value] as the exporter writes each output it records."""
+    return (
+        isinstance(entry, list)
+        and len(entry) == 3
+        and type(entry[0]) is int
+        and 0 <= entry[0] < outputs
+        and type(entry[2]) in (int, float)
+    )
+
+
 def check_examples(predictor: Predictor, examples: dict[str, Any]) -> dict[str, Any]:
     """Run the bundle's test vectors through a loaded predictor: ids first, then outputs, within
     the file's `tolerance` (the contract's when absent). A vector with no ids has no outputs.
@@ -56,7 +69,13 @@ def check_examples(predictor: Predictor, examples: dict[str, Any]) -> dict[str, 
     key = "top_int8" if predictor.precision == "int8" else "top"
     records = examples.get("examples") if isinstance(examples, dict) else None
     tolerance = examples.get("tolerance", {}) if isinstance(examples, dict) else {}
+    if not isinstance(tolerance, dict):
+        raise BundleError("examples.json: 'tolerance' is not an object")
     atol, rtol = tolerance.get("atol", contract.atol), tolerance.get("rtol", contract.rtol)
+    if not all(type(t) in (int, float) and 0 <= t < float("inf") for t in (atol, rtol)):
+        raise BundleError(f"examples.json: tolerance atol {atol!r}, rtol {rtol!r}: each must be a number >= 0")
+    if isinstance(records, list) and len(records) > MAX_EXAMPLES:
+        raise BundleError(f"examples.json holds {len(records)} test vectors, more than {MAX_EXAMPLES}")
     if not isinstance(records, list) or not any(isinstance(ex, dict) and ex.get("ids") for ex in records):
         raise VerificationError("examples.json holds no test vectors: this bundle cannot be verified")
     for ex in records:
@@ -77,6 +96,8 @@ def check_examples(predictor: Predictor, examples: dict[str, Any]) -> dict[str, 
         if not ex[key]:
             raise VerificationError(f"examples.json: no {key!r} outputs for {ex['text']!r}")
         out = predictor.run(np.asarray([ids], dtype=np.int64))[0]
+        if not all(_top_entry(t, len(out)) for t in ex[key]):
+            raise BundleError(f"examples.json: {key!r} of {ex['text'][:40]!r}: an entry is not [index, name, value]")
         index = [t[0] for t in ex[key]]
         try:
             diff = compare_outputs({"top": np.array([t[2] for t in ex[key]])}, {"top": out[index]}, atol, rtol)

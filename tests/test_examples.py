@@ -172,3 +172,34 @@ def test_the_readme_tours_train_lines_work_as_written(tmp_path, monkeypatch):
     assert load(tmp_path / "my-langid").predict("¿Dónde está mi teléfono?")[0][0] == "es"
     assert sorted(p.name for p in (tmp_path / "my-langid-onnx").glob("model*")) == ["model.onnx"]
     assert load(tmp_path / "my-lm").predict("to be or not to", k=3)
+
+
+@pytest.fixture
+def server(tutorial_bundles):
+    """The web service on a free loopback port, shut down after the test."""
+    running = _server(tutorial_bundles)
+    yield running
+    running.shutdown()
+    running.server_close()
+
+
+@pytest.mark.parametrize(
+    "length, status",
+    [("²", 411), ("9" * 5000, 413), ("１２", 411)],
+    ids=["superscript-two", "5000-digits", "fullwidth-digits"],
+)
+def test_the_web_service_answers_any_content_length(server, length, status):
+    head = f"POST /langid HTTP/1.0\r\nContent-Length: {length}\r\n\r\n".encode()
+    assert _raw(server.server_address[1], head + b'{"texts": []}')[0] == status
+
+
+def test_the_web_service_bounds_items_times_k(server):
+    status, payload = _raw(
+        server.server_address[1], _post("/next-word", json.dumps({"contexts": ["to be"] * 10_000, "k": 1000}).encode())
+    )
+    assert status == 413 and "at most" in payload["error"]
+
+
+def test_a_client_that_sends_its_body_first_sees_the_413(server):
+    status, payload = _raw(server.server_address[1], _post("/langid", b"x" * (2 << 20)))
+    assert status == 413 and "at most" in payload["error"]

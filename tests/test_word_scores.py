@@ -1,5 +1,7 @@
-"""Language ID as a sum of cached per-word scores (word_scores.py): the same answers as the model
-on whole texts, alone or in a batch, with a bounded cache shared safely by threads."""
+"""One short text at a time (word_scores.py): answered from the bundle's own weights without a
+model call, each word's part of the logits cached for segments; both equal the model on whole
+texts, with weights that are refused when they do not reproduce it, and a bounded cache shared
+safely by threads."""
 
 from __future__ import annotations
 
@@ -13,9 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bowgram.runtime import charclass, load
-from bowgram.runtime.word_scores import WordScores, split_words
+from bowgram.runtime.errors import BundleError
+from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec
+from bowgram.runtime.onnx_weights import float_initializers
+from bowgram.runtime.word_scores import MAX_CACHED_CHARS, WordScores, split_words
 
 ROOT = Path(__file__).resolve().parent.parent
+BUNDLES = ["artifacts/langid", "tests/bundles/langid"]  # n-grams and words; words alone
 
 
 @pytest.fixture(scope="module")
@@ -38,44 +44,129 @@ def test_hard_texts_split_alike():
     )
 
 
-@pytest.mark.parametrize("bundle", ["artifacts/langid", "tests/bundles/langid"])
-def test_the_word_sum_equals_the_model_on_whole_texts(bundle, dev_texts):
+SPECS = [
+    FeaturizerSpec(buckets=2**16),
+    FeaturizerSpec(min_n=2, max_n=3, buckets=1000),  # no unigrams; buckets not a power of two
+    FeaturizerSpec(min_n=3, max_n=6, buckets=2**10, word_features=False),
+    FeaturizerSpec(min_n=0, max_n=0, buckets=0),  # words alone
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(st.characters(categories=("Ll", "Lo", "Mn")), min_size=1, max_size=12), max_size=8))
+def test_of_words_gives_the_featurizers_ids_word_after_word(words):
+    words = [w for t in words for w in split_words(t, "NFKC", True)]  # folded runs of letters, as texts give them
+    vocab = {w: i + 1 for i, w in enumerate(sorted(set(words[::2])))}
+    for spec in SPECS:
+        featurizer = Featurizer(spec, vocab)
+        word_ids, gram_ids, counts = featurizer.of_words(words, per_word=True)
+        reference = featurizer(words, folded=True) if words else None
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        for i in range(len(words)):
+            mine = [int(word_ids[i])] * int(word_ids[i] > 0) + gram_ids[offsets[i] : offsets[i + 1]].tolist()
+            assert sorted(mine) == sorted(reference.row(i)), (spec, words[i])
+        assert sorted(featurizer.of_words(words)[1].tolist()) == sorted(gram_ids.tolist())  # the same without counts
+
+
+@pytest.mark.parametrize("bundle", BUNDLES)
+def test_one_text_from_the_weights_equals_the_model_on_whole_texts(bundle, dev_texts):
     lid = load(ROOT / bundle, backend="onnx")
-    lid.word_scores().vectors([w for ws in lid.featurizer.words(dev_texts) for w in ws])  # every word cached
-    words_path = np.concatenate([lid.log_probs(dev_texts[i : i + 8]) for i in range(0, len(dev_texts), 8)])
-    model_path = lid.model_log_probs(dev_texts)
-    assert (np.isnan(words_path[:, 0]) == np.isnan(model_path[:, 0])).all()  # und for the same texts
-    ok = ~np.isnan(model_path[:, 0])
-    assert (words_path[ok].argmax(1) == model_path[ok].argmax(1)).all()
+    assert lid.weights() is not None  # the weights reproduce the model: one text needs no model call
+    one_at_a_time = np.concatenate([lid.log_probs(dev_texts[i : i + 8]) for i in range(0, len(dev_texts), 8)])
+    _assert_same_as_the_model(lid, dev_texts, one_at_a_time)
+
+
+@pytest.mark.parametrize("bundle", BUNDLES)
+@pytest.mark.parametrize("weights", [True, False])
+def test_word_scores_sum_to_the_model(bundle, weights, dev_texts):
+    """Each word's part of the logits (what segments label) adds up to the model's answer, whether
+    the parts come from the weights or from model calls on each word."""
+    lid = load(ROOT / bundle, backend="onnx")
+    if not weights:
+        lid._weights, lid._weights_read = None, True
+    scores = lid.word_scores()
+    assert (scores.project is not None) == weights
+    rows = []
+    for text in dev_texts:
+        parts = scores.label_scores(split_words(text, "NFKC", True))
+        parts = parts[~np.isnan(parts[:, 0])] if len(parts) else parts
+        logits = scores.base + parts.sum(axis=0) if len(parts) else np.full(len(lid.labels), np.nan)
+        rows.append(logits - logits.max() - np.log(np.exp(logits - logits.max()).sum()))
+    _assert_same_as_the_model(lid, dev_texts, np.array(rows))
+
+
+def _assert_same_as_the_model(lid, texts, log_probs):
+    model = lid.model_log_probs(texts)
+    assert (np.isnan(log_probs[:, 0]) == np.isnan(model[:, 0])).all()  # und for the same texts
+    ok = ~np.isnan(model[:, 0])
+    assert (log_probs[ok].argmax(1) == model[ok].argmax(1)).all()
     tol = lid.bundle.read_json("examples")["tolerance"]  # what the bundle promises any implementation
-    assert np.all(np.abs(words_path[ok] - model_path[ok]) <= tol["atol"] + tol["rtol"] * np.abs(model_path[ok]))
+    assert np.all(np.abs(log_probs[ok] - model[ok]) <= tol["atol"] + tol["rtol"] * np.abs(model[ok]))
+
+
+def test_weights_that_do_not_reproduce_the_model_are_not_used(monkeypatch, dev_texts):
+    """A bundle whose ONNX tensors are not what the model computes with (another graph, or the
+    int8 model running) answers through the model instead."""
+    from bowgram.runtime.tasks import langid as task
+
+    def perturbed(data):
+        return {name: t + np.float16(0.01).astype(t.dtype) for name, t in float_initializers(data).items()}
+
+    monkeypatch.setattr(task, "float_initializers", perturbed)
+    lid = load(task="langid", backend="onnx")
+    assert lid.weights() is None
+    _assert_same_as_the_model(lid, dev_texts[:400], np.concatenate([lid.log_probs([t]) for t in dev_texts[:400]]))
+
+
+def test_the_int8_model_is_answered_as_itself(dev_texts):
+    lid = load(task="langid", backend="onnx", precision="int8")
+    texts = dev_texts[:300]
+    one_at_a_time = np.concatenate([lid.log_probs([t]) for t in texts])
+    _assert_same_as_the_model(lid, texts, one_at_a_time)
+
+
+def test_the_onnx_reader_finds_what_onnx_finds():
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    path = ROOT / "artifacts/langid/model.onnx"
+    mine = float_initializers(path.read_bytes())
+    theirs = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+    floats = {n: a for n, a in theirs.items() if a.dtype.kind == "f"}
+    assert mine.keys() == floats.keys()
+    for name, array in floats.items():
+        assert mine[name].dtype == array.dtype and np.array_equal(mine[name], array)
+    with pytest.raises(BundleError):
+        float_initializers(path.read_bytes()[:100_000])  # cut inside the embedding table
 
 
 def test_one_text_answers_as_in_a_batch(dev_texts):
     lid = load(task="langid")
-    for _ in range(3):  # new words, then words seen twice (scored), then every word cached
-        alone = [lid.predict(text) for text in dev_texts[::11]]
-    assert len(lid.word_scores()) > 0
     together = lid.predict(dev_texts)  # the model path (a big batch)
     for text, answer in zip(dev_texts[::11], together[::11]):
-        alone = lid.predict(text)  # the word path
+        alone = lid.predict(text)  # the weights path
         assert alone[0][0] == answer[0][0] and alone[0][1] == pytest.approx(answer[0][1], abs=1e-5), text
 
 
 def test_the_cache_is_bounded_and_answers_stay_right(dev_texts):
     lid = load(task="langid")
-    reference = lid.predict(dev_texts[:300])
-    scores = lid.word_scores()
-    lid._word_scores = WordScores(scores.base, lid._score_words, capacity=64)  # evicts all the time
-    for text, answer in zip(dev_texts[:300] * 3, reference * 3):
-        alone = lid.predict(text)
-        assert alone[0][0] == answer[0][0] and alone[0][1] == pytest.approx(answer[0][1], abs=1e-5)
-        assert len(lid.word_scores()) <= 64
+    small = lid.weights().word_scores(capacity=64)  # evicts all the time
+    reference = lid.word_scores()
+    for text in dev_texts[:300] * 2:
+        words = split_words(text, "NFKC", True)
+        assert np.allclose(small.label_scores(words), reference.label_scores(words), atol=1e-5, equal_nan=True)
+        assert len(small) <= 64
+    long_word = "a" * (MAX_CACHED_CHARS + 1)
+    small.rows([long_word, "hola"])
+    assert long_word not in small._index and "hola" in small._index  # one text cannot fill memory with keys
 
 
-def test_threads_share_the_cache_safely(dev_texts):
+@pytest.mark.parametrize("weights", [True, False])
+def test_threads_share_the_predictor_safely(weights, dev_texts):
     lid = load(task="langid")
-    lid._word_scores = WordScores(lid.word_scores().base, lid._score_words, capacity=128)
+    if not weights:
+        lid._weights, lid._weights_read = None, True
+        lid._word_scores = WordScores(lid.word_scores().base, lid.word_scores()._score, capacity=128)
     texts = dev_texts[:400]
     labels = [lid.labels[i] for i in lid.model_log_probs(texts).argmax(1).tolist()]
     got: dict[int, str] = {}
@@ -93,10 +184,9 @@ def test_threads_share_the_cache_safely(dev_texts):
     assert [got[i] for i in nonempty] == [labels[i] for i in nonempty]
 
 
-def test_the_cache_holds_as_many_bytes_whatever_the_number_of_labels():
-    from bowgram.runtime.word_scores import CACHE_BYTES, WordScores
+def test_the_cache_holds_as_many_bytes_whatever_the_width():
+    from bowgram.runtime.word_scores import CACHE_BYTES
 
-    for labels in (2, 104, 196, 2000):
-        cache = WordScores(np.zeros(labels), lambda words, n=labels: np.zeros((len(words), n)))
-        assert cache.capacity * labels * 4 <= max(CACHE_BYTES, 1024 * labels * 4)
-    assert WordScores(np.zeros(104), lambda words: None).capacity == 1 << 16  # as before for 104 labels
+    for width in (2, 32, 196, 2000):
+        cache = WordScores(np.zeros(width), lambda words, n=width: np.zeros((len(words), n)))
+        assert cache.capacity * width * 4 <= max(CACHE_BYTES, 1024 * width * 4)

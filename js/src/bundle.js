@@ -1,7 +1,7 @@
 // A bundle read through any file source (a folder in Node, a URL in the browser): the manifest,
 // then each file it lists, checked against its size and SHA-256 before use.
 import { BundleError } from './errors.js';
-import { readManifest } from './manifest.js';
+import { readManifest, MAX_MANIFEST_BYTES } from './manifest.js';
 import { LanguageIdentifier } from './langid.js';
 import { NextWordPredictor } from './nextword.js';
 
@@ -14,10 +14,17 @@ async function sha256(bytes) {
 }
 
 async function readChecked(source, artifact) {
-  const bytes = await source.read(artifact.path);
+  const bytes = await source.read(artifact.path, artifact.size + 1); // a longer file fails below, unread past that
+  if (bytes.byteLength > artifact.size + 1) throw new BundleError(`${source.where}/${artifact.path} is bigger than manifest.json says`);
   if (bytes.byteLength !== artifact.size || (await sha256(bytes)) !== artifact.sha256) {
     throw new BundleError(`${source.where}/${artifact.path} does not match its checksum in manifest.json (damaged or edited)`);
   }
+  return bytes;
+}
+
+async function readManifestBytes(source) {
+  const bytes = await source.read('manifest.json', MAX_MANIFEST_BYTES + 1);
+  if (bytes.byteLength > MAX_MANIFEST_BYTES) throw new BundleError(`${source.where}/manifest.json is over ${MAX_MANIFEST_BYTES >> 20} MB: not a bundle's manifest`);
   return bytes;
 }
 
@@ -37,7 +44,7 @@ function json(bytes, name) {
  */
 export async function loadPredictor(source, ort, { precision = 'fp32', sessionOptions = {} } = {}) {
   if (!PRECISIONS.includes(precision)) throw new BundleError(`precision must be one of ${PRECISIONS}, got ${precision}`);
-  const manifest = readManifest(json(await source.read('manifest.json'), 'manifest.json'));
+  const manifest = readManifest(json(await readManifestBytes(source), 'manifest.json'));
   const find = (format, p = 'fp32') => manifest.artifacts.find((a) => a.format === format && (a.precision ?? 'fp32') === p);
   const model = find('onnx', precision);
   if (!model) throw new BundleError(`${source.where} has no ${precision} ONNX model`);
@@ -59,7 +66,7 @@ export async function loadPredictor(source, ort, { precision = 'fp32', sessionOp
 
 /** The bundle's test vectors (examples.json), checked against the manifest. */
 export async function readExamples(source) {
-  const manifest = readManifest(json(await source.read('manifest.json'), 'manifest.json'));
+  const manifest = readManifest(json(await readManifestBytes(source), 'manifest.json'));
   const artifact = manifest.artifacts.find((a) => a.format === 'examples');
   return json(await readChecked(source, artifact), artifact.path);
 }

@@ -12,6 +12,8 @@ const CALL_VALUES = 1 << 17; // ids per model call (rows x padded width) = CALL_
 const MAX_ROWS = 256;
 export const SWITCH_COST = 7; // segments: as the Python runtime's defaults
 export const MIN_WORDS = 1;
+const CACHE_BYTES = 8 << 20; // the word-score cache's rows at most, as the Python runtime's
+const MAX_CACHED_CHARS = 64; // longer words are scored every time, never kept
 const LETTERISH = new Map(); // code point -> whether it folds to letters or marks (segments' word runs)
 
 export class LanguageIdentifier {
@@ -19,7 +21,17 @@ export class LanguageIdentifier {
     this.bundle = bundle;
     this.session = session;
     this.labels = bundle.labels;
+    if (!Array.isArray(this.labels) || !this.labels.every((l) => typeof l === 'string') || new Set(this.labels).size !== this.labels.length) {
+      throw new BundleError('labels.json must be a list of distinct strings');
+    }
+    if (typeof bundle.vocab !== 'object' || bundle.vocab === null || Array.isArray(bundle.vocab)) {
+      throw new BundleError('vocab.json must map each word to an id, the ids 1..N each once');
+    }
     const vocab = new Map(Object.entries(bundle.vocab));
+    const ids = [...vocab.values()];
+    if (!ids.every((i) => Number.isInteger(i) && i >= 1 && i <= ids.length) || new Set(ids).size !== ids.length) {
+      throw new BundleError('vocab.json must map each word to an id, the ids 1..N each once');
+    }
     this.featurizer = new Featurizer(bundle.spec, vocab);
     if (this.labels.length !== bundle.sizes.log_probs) throw new BundleError('labels.json does not match the model output size');
     if (bundle.model.num_ids !== undefined && this.featurizer.firstBucketId + (bundle.spec.max_n ? bundle.spec.buckets : 0) !== bundle.model.num_ids) {
@@ -44,21 +56,34 @@ export class LanguageIdentifier {
     return 'langid';
   }
 
-  /** u(word) = logp(word alone) - logp(nothing) for folded words, cached: the word's part of the
-   * model's logits (null for a word without ids). See the Python runtime's word_scores.py. */
+  /** u(word) = logp(word alone) - logp(nothing) for folded words: the word's part of the model's
+   * logits (null for a word without ids). Cached as the Python runtime's word_scores.py caches:
+   * at most CACHE_BYTES of rows (the older half forgotten when full), never a word longer than
+   * MAX_CACHED_CHARS (one text cannot fill memory with keys). */
   async wordScores(words) {
     this.scoreCache ??= new Map();
     this.base ??= Float64Array.from((await this.run([[0]]))[0]);
-    const fresh = [...new Set(words.filter((w) => !this.scoreCache.has(w)))];
-    const rows = fresh.map((w) => this.featurizer.ids(w, true));
-    const withIds = fresh.map((_, i) => i).filter((i) => rows[i].length);
-    for (const i of fresh.keys()) if (!rows[i].length) this.scoreCache.set(fresh[i], null);
+    const capacity = Math.max(1024, Math.floor(CACHE_BYTES / (8 * this.labels.length)));
+    const fresh = new Map();
+    for (const w of words) if (!this.scoreCache.has(w) && !fresh.has(w)) fresh.set(w, null);
+    const names = [...fresh.keys()];
+    const rows = names.map((w) => this.featurizer.ids(w, true));
+    const withIds = names.map((_, i) => i).filter((i) => rows[i].length);
     for (let start = 0; start < withIds.length; start += MAX_ROWS) {
       const chunk = withIds.slice(start, start + MAX_ROWS);
       const out = await this.run(chunk.map((i) => rows[i]));
-      chunk.forEach((i, r) => this.scoreCache.set(fresh[i], Float64Array.from(out[r], (v, y) => v - this.base[y])));
+      chunk.forEach((i, r) => fresh.set(names[i], Float64Array.from(out[r], (v, y) => v - this.base[y])));
     }
-    return words.map((w) => this.scoreCache.get(w));
+    const answer = words.map((w) => (fresh.has(w) ? fresh.get(w) : this.scoreCache.get(w)));
+    for (const [word, row] of fresh) {
+      if (Array.from(word).length > MAX_CACHED_CHARS) continue;
+      if (this.scoreCache.size >= capacity) { // full: forget the older half (insertion order)
+        let drop = Math.floor(capacity / 2);
+        for (const key of this.scoreCache.keys()) { if (drop-- <= 0) break; this.scoreCache.delete(key); }
+      }
+      this.scoreCache.set(word, row);
+    }
+    return answer;
   }
 
   /**
@@ -74,9 +99,45 @@ export class LanguageIdentifier {
     const map = codeMap(this.languages, this.labels, codes);
     if (map) return (await this.segments(text, { switchCost, minWords })).map(([a, b, label, p]) => [a, b, map.get(label) ?? label, p]);
     if (minWords !== 1) throw new InputError('this runtime segments with minWords 1 only');
+    if (!(Number.isFinite(switchCost) && switchCost >= 0)) throw new InputError(`switchCost must be a number >= 0, got ${switchCost}`);
+    const out = []; // [start, end, label index, summed word scores]: MAX_CHARS code points at a time
+    for (const [offset, window] of windows(text, MAX_CHARS)) {
+      const { spans, vectors } = await this.wordSpans(window, offset);
+      if (!spans.length) continue;
+      const total = this.base.map((b, y) => vectors.reduce((s, v) => s + v[y], b));
+      const candidates = new Set(topIndices(total, 5));
+      for (const v of vectors) for (const y of topIndices(v, 3)) candidates.add(y);
+      const labels = [...candidates].sort((a, b) => a - b);
+      const path = viterbi(vectors, labels, switchCost);
+      for (let t = 0; t < path.length; ) {
+        let end = t;
+        while (end + 1 < path.length && path[end + 1] === path[t]) end++;
+        const summed = new Float64Array(this.base.length);
+        for (let j = t; j <= end; j++) for (let y = 0; y < summed.length; y++) summed[y] += vectors[j][y];
+        let label = labels[0]; // the run's best among the candidates, as segmenter.py relabels it
+        for (const y of labels) if (summed[y] + this.base[y] > summed[label] + this.base[label]) label = y;
+        const last = out[out.length - 1];
+        if (last && last[2] === label) { // the same language goes on (also into the next window)
+          last[1] = spans[end][1];
+          for (let y = 0; y < summed.length; y++) last[3][y] += summed[y];
+        } else {
+          out.push([spans[t][0], spans[end][1], label, summed]);
+        }
+        t = end + 1;
+      }
+    }
+    return out.map(([a, b, label, summed]) => {
+      const logits = this.base.map((base, y) => base + summed[y]);
+      return [a, b, this.labels[label], 1 / logits.reduce((s, v) => s + Math.exp(v - logits[label]), 0)];
+    });
+  }
+
+  /** The runs of letters of `window` (UTF-16 offsets, plus `offset`) that carry features, and
+   * each run's summed word scores. */
+  async wordSpans(window, offset) {
     const runs = [];
     let start = -1, i = 0;
-    for (const ch of text) {
+    for (const ch of window) {
       if (letterish(ch.codePointAt(0))) {
         if (start < 0) start = i;
       } else if (start >= 0) {
@@ -85,43 +146,26 @@ export class LanguageIdentifier {
       }
       i += ch.length;
     }
-    if (start >= 0) runs.push([start, text.length]);
-    const runWords = runs.map(([a, b]) => this.featurizer.words(text.slice(a, b)));
+    if (start >= 0) runs.push([start, window.length]);
+    const runWords = runs.map(([a, b]) => this.featurizer.words(window.slice(a, b)));
     const scores = await this.wordScores(runWords.flat());
-    const spans = [], vectors = [];
+    const n = this.labels.length;
+    const keep = [];
     let k = 0;
+    for (const words of runWords) keep.push(words.some(() => scores[k++] !== null));
+    // one block for the window's rows (not one array per run: a long text would fragment memory)
+    const rows = new Float32Array(keep.filter(Boolean).length * n); // float32, as the Python runtime keeps word scores
+    const spans = [], vectors = [];
+    k = 0;
     runWords.forEach((words, r) => {
-      let sum = null;
+      const sum = keep[r] ? rows.subarray(spans.length * n, (spans.length + 1) * n) : null;
       for (const _ of words) {
         const u = scores[k++];
-        if (u) sum = sum ? sum.map((v, y) => v + u[y]) : Float64Array.from(u);
+        if (u && sum) for (let y = 0; y < n; y++) sum[y] += u[y];
       }
-      if (sum) { spans.push(runs[r]); vectors.push(sum); }
+      if (sum) { spans.push([runs[r][0] + offset, runs[r][1] + offset]); vectors.push(sum); }
     });
-    if (!spans.length) return [];
-    const total = this.base.map((b, y) => vectors.reduce((s, v) => s + v[y], b));
-    const candidates = new Set(topIndices(total, 5));
-    for (const v of vectors) for (const y of topIndices(v, 3)) candidates.add(y);
-    const labels = [...candidates].sort((a, b) => a - b);
-    const path = viterbi(vectors.map((v) => labels.map((y) => v[y])), switchCost);
-    const out = [];
-    for (let t = 0; t < path.length; ) {
-      let end = t;
-      while (end + 1 < path.length && path[end + 1] === path[t]) end++;
-      let first = t;
-      const sumOf = (a, b) => this.base.map((base, y) => { let s = base; for (let j = a; j <= b; j++) s += vectors[j][y]; return s; });
-      let logits = sumOf(first, end);
-      let label = labels[0]; // the run's best among the candidates, as segmenter.py relabels it
-      for (const y of labels) if (logits[y] > logits[label]) label = y;
-      if (out.length && out[out.length - 1][2] === this.labels[label]) {
-        first = out.pop()[4];
-        logits = sumOf(first, end);
-      }
-      const p = 1 / logits.reduce((s, v) => s + Math.exp(v - logits[label]), 0);
-      out.push([spans[first][0], spans[end][1], this.labels[label], p, first]);
-      t = end + 1;
-    }
-    return out.map(([a, b, label, p]) => [a, b, label, p]);
+    return { spans, vectors };
   }
 
   /** The model's log-probabilities (Float32Array) for each row of ids, zero-padded to one width. */
@@ -131,6 +175,10 @@ export class LanguageIdentifier {
     idRows.forEach((row, r) => row.forEach((id, j) => { batch[r * width + j] = BigInt(id); }));
     const result = await this.session.run({ input_ids: new this.bundle.ort.Tensor('int64', batch, [idRows.length, width]) });
     const n = this.labels.length;
+    const dims = result.log_probs.dims;
+    if (dims.length !== 2 || Number(dims[0]) !== idRows.length || Number(dims[1]) !== n) {
+      throw new BundleError(`the model answers [${dims.join(', ')}] log-probabilities for ${idRows.length} texts of ${n} labels`);
+    }
     return idRows.map((_, r) => result.log_probs.data.slice(r * n, (r + 1) * n));
   }
 
@@ -203,23 +251,24 @@ function letterish(cp) {
   return value;
 }
 
-/** The Viterbi labelling of word scores [n][labels] with one cost per switch (see segmenter.py). */
-function viterbi(scores, cost) {
-  const n = scores.length, m = scores[0].length;
-  const best = Float64Array.from(scores[0]);
-  const stay = [], leader = [];
+/** The Viterbi labelling of word scores (vectors[t][labels[y]]: candidate y of word t) with one cost
+ * per switch (see segmenter.py); returns candidate indices. */
+function viterbi(vectors, labels, cost) {
+  const n = vectors.length, m = labels.length;
+  const best = Float64Array.from(labels, (y) => vectors[0][y]);
+  const stay = new Uint8Array(n * m), leader = new Int32Array(n); // flat: no array per word
   for (let t = 1; t < n; t++) {
     let lead = 0;
     for (let y = 1; y < m; y++) if (best[y] > best[lead]) lead = y;
     const floor = best[lead] - cost;
-    stay[t] = best.map((v) => (v >= floor ? 1 : 0));
+    for (let y = 0; y < m; y++) stay[t * m + y] = best[y] >= floor ? 1 : 0;
     leader[t] = lead;
-    for (let y = 0; y < m; y++) best[y] = Math.max(best[y], floor) + scores[t][y];
+    for (let y = 0; y < m; y++) best[y] = Math.max(best[y], floor) + vectors[t][labels[y]];
   }
   let last = 0;
   for (let y = 1; y < m; y++) if (best[y] > best[last]) last = y;
   const path = [last];
-  for (let t = n - 1; t > 0; t--) path.push(stay[t][path[path.length - 1]] ? path[path.length - 1] : leader[t]);
+  for (let t = n - 1; t > 0; t--) path.push(stay[t * m + path[path.length - 1]] ? path[path.length - 1] : leader[t]);
   return path.reverse();
 }
 
@@ -229,8 +278,33 @@ function argmax(row, allowed) {
   return best;
 }
 
+/** The indices of the k largest values, largest first (ties: the lower index), without sorting all. */
 function topIndices(values, k) {
-  return [...values.keys()].sort((a, b) => values[b] - values[a] || a - b).slice(0, k);
+  const top = [];
+  for (let i = 0; i < values.length; i++) {
+    if (top.length === k && !(values[i] > values[top[k - 1]])) continue;
+    let j = top.length;
+    while (j > 0 && values[top[j - 1]] < values[i]) j--;
+    top.splice(j, 0, i);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
+/** [UTF-16 offset, text] pieces of at most n code points each, as the Python runtime cuts them:
+ * after the last space of the piece's second half when there is one (a word is not cut in two). */
+function* windows(text, n) {
+  for (let start = 0; start < text.length; ) {
+    let end = start, afterSpace = -1;
+    for (let count = 0; end < text.length && count < n; count++) {
+      const cp = text.codePointAt(end);
+      end += cp > 0xffff ? 2 : 1;
+      if (cp === 32 && count >= Math.floor(n / 2)) afterSpace = end;
+    }
+    if (end < text.length && afterSpace > 0) end = afterSpace;
+    yield [start, text.slice(start, end)];
+    start = end;
+  }
 }
 
 function firstCodePoints(text, n) {

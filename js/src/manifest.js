@@ -4,6 +4,7 @@ import { BundleError } from './errors.js';
 import { UNICODE_VERSION } from './unicode.js';
 
 export const FORMAT_VERSION = 3;
+export const MAX_MANIFEST_BYTES = 16 << 20; // as the Python runtime: a bigger manifest is refused unread
 const NORMAL_FORMS = ['NFC', 'NFD', 'NFKC', 'NFKD'];
 const MAX_N = 8;
 const MAX_BUCKETS = 2 ** 24;
@@ -43,12 +44,12 @@ export function readManifest(data) {
     fail(`format_version ${version} predates the portable recipe (${FORMAT_VERSION}); rebuild the bundle with the current bowgram`);
   }
   const task = data.task;
-  if (!(task in SPECS)) fail(`task ${JSON.stringify(task)} is not one this runtime serves (${Object.keys(SPECS).join(', ')})`);
+  if (!Object.hasOwn(SPECS, task)) fail(`task ${JSON.stringify(task)} is not one this runtime serves (${Object.keys(SPECS).join(', ')})`);
   const spec = checkSpec(task, data.featurizer);
   const sizes = checkSignature(task, data.signature);
   if (!Array.isArray(data.artifacts)) fail("field 'artifacts' is not a list");
   for (const a of data.artifacts) {
-    if (typeof a?.path !== 'string' || !a.path || /[\/\\]/.test(a.path) || a.path === '.' || a.path === '..') {
+    if (typeof a?.path !== 'string' || !a.path || /[\/\\\0]/.test(a.path) || a.path === '.' || a.path === '..') {
       fail(`artifact path ${JSON.stringify(a?.path)} is not a plain file name`);
     }
     if (typeof a.sha256 !== 'string' || !Number.isInteger(a.size)) fail(`artifact ${a.path} lacks its sha256 or size`);
@@ -61,7 +62,7 @@ function checkSpec(task, spec) {
   const where = 'featurizer';
   if (typeof spec !== 'object' || spec === null) fail(`'${where}' is not an object`);
   if (spec.kind !== kind) fail(`${where}.kind is ${JSON.stringify(spec.kind)}, this task reads ${JSON.stringify(kind)}`);
-  const unknown = Object.keys(spec).filter((k) => k !== 'kind' && !(k in fields));
+  const unknown = Object.keys(spec).filter((k) => k !== 'kind' && !Object.hasOwn(fields, k)); // not "constructor", "__proto__"
   if (unknown.length) fail(`${where}: unknown fields ${JSON.stringify(unknown)}; a newer bowgram may read this bundle`);
   for (const [name, type] of Object.entries(fields)) {
     if (typeof spec[name] !== type || (type === 'number' && !Number.isInteger(spec[name]))) {

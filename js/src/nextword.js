@@ -12,9 +12,13 @@ export class NextWordPredictor {
     this.session = session;
     this.tokenizer = new Tokenizer(bundle.spec);
     const vocab = bundle.vocab;
-    this.words = [];
-    for (const [word, id] of Object.entries(vocab)) this.words[id] = word;
-    if (this.words.length !== Object.keys(vocab).length || this.words.includes(undefined)) throw new BundleError('vocab.json: ids must be 0..N-1, each once');
+    if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) throw new BundleError('vocab.json must map each token to its id');
+    const entries = Object.entries(vocab);
+    // checked before use: a string id "4" would index the array as 4, a huge one would grow it
+    if (!entries.every(([, id]) => Number.isInteger(id) && id >= 0 && id < entries.length)) throw new BundleError('vocab.json: ids must be 0..N-1, each once');
+    this.words = new Array(entries.length);
+    for (const [word, id] of entries) this.words[id] = word;
+    if (this.words.includes(undefined)) throw new BundleError('vocab.json: ids must be 0..N-1, each once');
     if (this.words[0] !== '<s>' || this.words[1] !== '</s>' || this.words[2] !== '<unk>') throw new BundleError('vocab.json must map <s>, </s>, <unk> to 0, 1, 2');
     this.ids = new Map(Object.entries(vocab));
     this.contextSize = bundle.sizes.input_ids;

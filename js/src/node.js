@@ -1,20 +1,40 @@
 // Node: a bundle from a folder, run on onnxruntime-node.
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { loadPredictor, readExamples } from './bundle.js';
 import { BundleError } from './errors.js';
 
 export * from './index.js';
 
-/** The files of a bundle folder. */
+/** The files of a bundle folder: regular files only, never through a symlink (a bundle's file
+ * cannot point out of it, nor be a pipe that never ends or a device that never stops), and at
+ * most `limit` bytes of each, as the Python runtime reads them. */
 export function folder(path) {
   return {
     where: path,
-    async read(name) {
+    async read(name, limit = Infinity) {
+      const file = join(path, name);
+      let handle;
       try {
-        return new Uint8Array(await readFile(join(path, name)));
+        handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+        const info = await handle.stat();
+        if (!info.isFile()) throw new BundleError(`${file} is not a regular file`);
+        const size = Math.min(info.size, limit);
+        const bytes = new Uint8Array(size);
+        let done = 0;
+        while (done < size) {
+          const { bytesRead } = await handle.read(bytes, done, size - done, done);
+          if (!bytesRead) break;
+          done += bytesRead;
+        }
+        return bytes.subarray(0, done);
       } catch (error) {
-        throw new BundleError(`cannot read ${join(path, name)}: ${error.code ?? error.message}`);
+        if (error instanceof BundleError) throw error;
+        const why = error.code === 'ELOOP' ? 'a symlink (a bundle holds its own files)' : error.code ?? error.message;
+        throw new BundleError(`cannot read ${file}: ${why}`);
+      } finally {
+        await handle?.close();
       }
     },
   };

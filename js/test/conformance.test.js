@@ -204,3 +204,85 @@ test('segments() answers as the Python API on mixed-language texts', async () =>
   // float sums of word scores from two onnxruntime builds may tip a near-tie: all but a handful agree
   assert.ok(same >= 0.99 * parity.records.length, `${same} of ${parity.records.length} segmentations agree`);
 });
+
+const REFUSALS = JSON.parse(readFileSync(join(HERE, 'cases', 'refusals.json'), 'utf8'));
+
+/** A tutorial bundle with a refusal case's edits applied in memory (tests/test_surfaces.py does the same on disk). */
+function withEdits(task, edits) {
+  const path = join(ROOT, 'tests', 'bundles', task);
+  const source = folder(path);
+  const files = new Map();
+  const encode = (value) => new TextEncoder().encode(JSON.stringify(value));
+  const sha256 = async (bytes) => Array.from(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+  return {
+    where: path,
+    async read(name, limit) {
+      if (!files.size) {
+        for (const edit of edits) {
+          const data = files.get(edit.file) ?? JSON.parse(new TextDecoder().decode(await source.read(edit.file)));
+          let value = edit.value;
+          if (edit.path.length) {
+            let node = data;
+            for (const key of edit.path.slice(0, -1)) node = node[key];
+            // an own property, whatever its name ("__proto__" included), as JSON.parse makes it
+            Object.defineProperty(node, edit.path[edit.path.length - 1], { value, enumerable: true, writable: true, configurable: true });
+            value = data;
+          }
+          files.set(edit.file, value);
+        }
+        const manifest = files.get('manifest.json') ?? JSON.parse(new TextDecoder().decode(await source.read('manifest.json')));
+        for (const [file, value] of files) {
+          if (file === 'manifest.json') continue;
+          const artifact = manifest.artifacts.find((a) => a.path === file);
+          artifact.sha256 = await sha256(encode(value));
+          artifact.size = encode(value).byteLength;
+        }
+        files.set('manifest.json', manifest);
+      }
+      return files.has(name) ? encode(files.get(name)) : source.read(name, limit);
+    },
+  };
+}
+
+test('the bundles the Python runtime refuses are refused here too (shared cases)', async () => {
+  for (const { case: name, bundle, edits } of REFUSALS.cases) {
+    await assert.rejects(loadPredictor(withEdits(bundle, edits), ort), (e) => e instanceof BundleError, name);
+  }
+});
+
+test('a bundle folder holds its own regular files: no symlink out, no pipe, no endless file', async () => {
+  const { mkdtempSync, cpSync, rmSync, symlinkSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { execFileSync } = await import('node:child_process');
+  const work = mkdtempSync(join(tmpdir(), 'bowgram-js-'));
+  try {
+    const copy = (name) => { const dest = join(work, name); cpSync(join(ROOT, 'tests', 'bundles', 'langid'), dest, { recursive: true }); return dest; };
+    const linked = copy('linked');
+    writeFileSync(join(work, 'outside.json'), '{}');
+    rmSync(join(linked, 'vocab.json'));
+    symlinkSync(join(work, 'outside.json'), join(linked, 'vocab.json'));
+    await assert.rejects(load(linked), (e) => e instanceof BundleError && /symlink/.test(e.message));
+    const piped = copy('piped');
+    rmSync(join(piped, 'manifest.json'));
+    execFileSync('mkfifo', [join(piped, 'manifest.json')]);
+    await assert.rejects(load(piped), (e) => e instanceof BundleError && /not a regular file/.test(e.message)); // and no hang
+    const huge = copy('huge');
+    writeFileSync(join(huge, 'manifest.json'), `{"pad": "${'x'.repeat(17 << 20)}"}`);
+    await assert.rejects(load(huge), (e) => e instanceof BundleError && /over 16 MB/.test(e.message));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('segments() read a long text a window at a time and keep a bounded word cache', async () => {
+  const lid = await load(join(ROOT, 'tests', 'bundles', 'langid'));
+  const sentence = 'it is lost on me ';
+  const text = sentence.repeat(Math.ceil(250_000 / sentence.length));
+  const segments = await lid.segments(text);
+  assert.equal(segments.length, 1); // one language, across three windows
+  assert.deepEqual(segments[0].slice(0, 3), [0, text.length - 1, 'ENGLISH']);
+  await lid.segments(Array.from({ length: 3000 }, (_, i) => `w${'a'.repeat(i % 90)}x${i}`).join(' '));
+  assert.ok(lid.scoreCache.size <= Math.max(1024, (8 << 20) / (8 * lid.labels.length)));
+  assert.ok([...lid.scoreCache.keys()].every((w) => w.length <= 64));
+  await assert.rejects(lid.segments('it is lost', { switchCost: NaN }), InputError);
+});

@@ -113,11 +113,19 @@ def choose(name: str, formats: list[str]) -> type[Backend]:
     )
 
 
+MAX_THREADS = 64  # per predictor: far more than a model this small can use; thousands never answer
+
+
+def check_threads(threads: Any) -> None:
+    """Threads for one predictor: a whole number from 1 to MAX_THREADS."""
+    if type(threads) is not int or not 1 <= threads <= MAX_THREADS:
+        raise InputError(f"threads must be a whole number from 1 to {MAX_THREADS}, got {threads!r}")
+
+
 def open_model(bundle: Bundle, name: str = "auto", precision: str = "fp32", threads: int = 1) -> Backend:
     """The bundle's model file for `precision`, checked and loaded by the backend `name`
     ("auto": the first format of the manifest that this copy holds and an installed backend reads)."""
-    if threads < 1:
-        raise InputError(f"threads must be at least 1, got {threads}")
+    check_threads(threads)
     manifest = bundle.manifest
     formats = manifest.model_formats()
     if name == "auto":  # skip an optional format this copy leaves out; a missing required file fails on reading

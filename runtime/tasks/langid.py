@@ -8,6 +8,7 @@ behind a backend, numpy in and numpy out.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import unicodedata
@@ -26,9 +27,10 @@ from ..errors import BundleError, InputError
 from ..featurizer import Features, Featurizer, FeaturizerSpec
 from ..inputs import as_batch
 from ..languages import relabel
+from ..onnx_weights import float_initializers
 from ..padding import pad, pad_chunks
 from ..segmenter import segment
-from ..word_scores import WordScores, fold_and_split, split_words
+from ..word_scores import LinearWeights, WordScores, split_words
 from . import Predictor, Task
 
 UNDETERMINED = "und"
@@ -42,6 +44,9 @@ CALL_VALUES = 1 << 17
 CHUNK = 256  # most rows per backend call; rows are sorted by length first, so padding stays small
 SMALL_BATCH = 16  # up to this many texts go through the word-score cache (one text at a time is its case)
 MAX_CHARS = 100_000  # a longer text is identified by its first MAX_CHARS characters (JSON output says so)
+WEIGHTS_AFTER = 8  # texts answered one at a time through the model before the weights are read
+PROBE_WORDS = ("bowgram", "language", "язык", "日本語", "ελληνικά", "हिन्दी", "عربي", "x")  # folded already
+PROBES_FROM_VOCAB = 8  # and the first words of vocab.json: weights must reproduce the model on all
 SHORT_SEED = 12345  # fixed, so every eval of the same file cuts the same spans
 
 CONTRACT = Contract(
@@ -70,6 +75,7 @@ class LanguageIdentifier(Predictor):
         if not (isinstance(self.labels, list) and all(isinstance(label, str) for label in self.labels)):
             raise BundleError(f"{bundle.path}: labels.json must be a list of strings")
         self.featurizer = Featurizer(spec, vocab)
+        self._probes = [*PROBE_WORDS, *itertools.islice(vocab, PROBES_FROM_VOCAB)]
         sizes = {"labels": len(self.labels), "ids": self.featurizer.num_ids}
         recorded = {"labels": self.sizes["labels"], "ids": manifest.model.get("num_ids")}
         if len(set(self.labels)) != len(self.labels) or sizes != recorded:
@@ -86,6 +92,9 @@ class LanguageIdentifier(Predictor):
         # the sum-over-words path (word_scores.py) holds for a model linear up to its log-softmax
         self._linear = manifest.model.get("architecture") == "bow-classifier" and manifest.model.get("hidden") == 0
         self._word_scores: WordScores | None = None
+        self._weights: LinearWeights | None = None
+        self._weights_read = False
+        self._texts_before_weights = WEIGHTS_AFTER
         self._word_scores_lock = threading.Lock()
 
     def input_ids(self, text: str) -> list[int]:
@@ -114,34 +123,62 @@ class LanguageIdentifier(Predictor):
         return out
 
     def _text_logits(self, text: str) -> np.ndarray | None:
-        """One text's logits up to a constant (float64), None without ids: the sum of its words'
-        cached scores; a text with a new word goes through the model whole (and its new words
-        are noted, to be scored once seen twice)."""
+        """One text's logits up to a constant (float64), None without ids: from the bundle's weights
+        when they reproduce the model (`word_scores.py`), else from the cached scores of its words.
+        The first WEIGHTS_AFTER texts go through the model itself: a caller that asks once and
+        exits (the CLI with a TEXT) never pays for reading the weights."""
         spec = self.featurizer.spec
-        folded, words = fold_and_split(text[:MAX_CHARS], spec.normalization, spec.casefold)
+        words = split_words(text[:MAX_CHARS], spec.normalization, spec.casefold)
         if not words:
             return None
-        scores = self.word_scores()
-        vectors = scores.cached(words)
-        if vectors is None:
-            row = self._run_features(self.featurizer([folded], folded=True))[0].astype(np.float64)
-            due = scores.note(scores.missing(words))
-            if due:
-                scores.add(due, self._score_words(due))
-            return None if np.isnan(row[0]) else row
-        if np.isnan(vectors[:, 0]).any():  # words without ids (a model without n-grams) add nothing
-            vectors = vectors[~np.isnan(vectors[:, 0])]
-            if not len(vectors):
+        if not self._weights_read and self._texts_before_weights > 0:
+            self._texts_before_weights -= 1  # a race between threads costs one model call at most
+            row = self.model_log_probs([text])[0]
+            return None if np.isnan(row[0]) else row.astype(np.float64)
+        weights = self.weights()
+        return weights.logits(words) if weights is not None else self.word_scores().logits(words)
+
+    def weights(self) -> LinearWeights | None:
+        """The model as its own weights, read on first use from the bundle's ONNX file (the tensors
+        of the embedding table's, output weight's and bias's shapes), if they answer the probe
+        words as the model does; else None."""
+        with self._word_scores_lock:
+            if not self._weights_read:
+                self._weights, self._weights_read = self._read_weights(), True
+            return self._weights
+
+    def _read_weights(self) -> LinearWeights | None:
+        artifact = self.bundle.manifest.artifact("onnx", "fp32")
+        if not self._linear or artifact is None or not self.bundle.present(artifact):
+            return None
+        try:
+            shapes = {t.shape: t for t in float_initializers(self.bundle.read(artifact)).values()}
+        except BundleError:  # not a file this reader understands: the model answers instead
+            return None
+        labels, ids, dim = len(self.labels), self.featurizer.num_ids, self.bundle.manifest.model.get("dim")
+        found = [shapes.get(shape) for shape in ((ids, dim), (labels, dim), (labels,))]
+        if any(t is None for t in found):
+            return None
+        weights = LinearWeights(self.featurizer, *found)
+        for word, want in zip(self._probes, self._score_words(self._probes)):
+            got = weights.logits([word])
+            if np.isnan(want[0]) != (got is None):
                 return None
-        logits: np.ndarray = scores.base + (vectors[0] if len(vectors) == 1 else vectors.sum(axis=0))
-        return logits
+            if got is not None and not np.allclose(got - _logsumexp(got), want, atol=CONTRACT.atol, rtol=CONTRACT.rtol):
+                return None
+        return weights
 
     def word_scores(self) -> WordScores:
-        """The per-word score cache, made on first use (it runs the model once, on padding alone)."""
+        """Each word's part of the logits, cached, made on first use: from the weights when they can
+        be used, else from model calls on new words."""
+        weights = self.weights()
         with self._word_scores_lock:
             if self._word_scores is None:
-                base = np.asarray(self.run(np.zeros((1, 1), dtype=np.int64))[0], dtype=np.float64)
-                self._word_scores = WordScores(base, self._score_words)
+                if weights is not None:
+                    self._word_scores = weights.word_scores()
+                else:
+                    base = np.asarray(self.run(np.zeros((1, 1), dtype=np.int64))[0], dtype=np.float64)
+                    self._word_scores = WordScores(base, lambda words: self._score_words(words) - base)
             return self._word_scores
 
     def _score_words(self, words: list[str]) -> np.ndarray:
@@ -267,30 +304,36 @@ class LanguageIdentifier(Predictor):
         mapping = self.code_map(codes)
         if not self._linear:
             raise InputError("segments need a model without a hidden layer (sum of word scores)")
-        if switch_cost < 0 or min_words < 1:
-            raise InputError("switch_cost must be >= 0 and min_words >= 1")
+        if not 0 <= switch_cost < float("inf") or min_words < 1:  # NaN fails the first
+            raise InputError(f"switch_cost must be a number >= 0 and min_words >= 1 ({switch_cost!r}, {min_words!r})")
         spec, scores = self.featurizer.spec, self.word_scores()
         if len(batch) > 1:  # one model call for the new words of the whole batch
-            scores.vectors([w for t in batch for w in split_words(t[:MAX_CHARS], spec.normalization, spec.casefold)])
+            scores.rows([w for t in batch for w in split_words(t[:MAX_CHARS], spec.normalization, spec.casefold)])
         results = relabel([self._segments(text, switch_cost, min_words) for text in batch], mapping, at=2)
         return results[0] if single else results
 
     def _segments(self, text: str, switch_cost: float, min_words: int) -> list[tuple[int, int, str, float]]:
-        spans, vectors = self._word_spans(text)
-        if not spans:
-            return []
+        """One text's segments, MAX_CHARS characters at a time (memory stays bounded whatever the
+        text's length); a segment that goes on in the next window, in the same language, is one."""
         base = self.word_scores().base
-        total = base + vectors.sum(axis=0)
-        top = min(3, vectors.shape[1])
-        candidates = np.union1d(np.argpartition(-vectors, top - 1, axis=1)[:, :top], np.argsort(-total)[:5])
-        out: list[tuple[int, int, str, float, int]] = []  # and the index of the segment's first word
-        for seg in segment(vectors[:, candidates], base[candidates], switch_cost, min_words):
-            first = seg.first if not out or out[-1][2] != self.labels[candidates[seg.label]] else out.pop()[4]
-            logits = base + vectors[first : seg.last + 1].sum(axis=0)
-            label = int(candidates[seg.label])
-            p = 1.0 / float(np.exp(logits - logits[label]).sum())
-            out.append((spans[first][0], spans[seg.last][1], self.labels[label], p, first))
-        return [(a, b, label, p) for a, b, label, p, _ in out]
+        out: list[list[Any]] = []  # [start, end, label index, summed word scores]
+        for offset, end in _windows(text):
+            spans, vectors = self._word_spans(text, offset, end)
+            if not spans:
+                continue
+            total = base + vectors.sum(axis=0)
+            candidates = np.union1d(_top_labels(vectors, 3), np.argsort(-total)[:5])
+            for seg in segment(vectors[:, candidates], base[candidates], switch_cost, min_words):
+                label, summed = int(candidates[seg.label]), vectors[seg.first : seg.last + 1].sum(axis=0)
+                if out and out[-1][2] == label:  # the same language goes on
+                    out[-1][1], out[-1][3] = spans[seg.last][1], out[-1][3] + summed
+                else:
+                    out.append([spans[seg.first][0], spans[seg.last][1], label, summed])
+        results = []
+        for start, end, label, summed in out:
+            logits = base + summed
+            results.append((start, end, self.labels[label], 1.0 / float(np.exp(logits - logits[label]).sum())))
+        return results
 
     def shares(self, texts: str | Sequence[str], **options: Any) -> Any:
         """The share of each language in each text by characters of its segments, largest first
@@ -305,28 +348,23 @@ class LanguageIdentifier(Predictor):
             results.append([(label, n / total) for label, n in chars.most_common()] if total else [(UNDETERMINED, 1.0)])
         return results[0] if single else results
 
-    def _word_spans(self, text: str) -> tuple[list[tuple[int, int]], np.ndarray]:
-        """The runs of letters of `text` (offsets into it) that carry features, and each run's
-        summed word scores [runs, labels]; read MAX_CHARS characters at a time."""
+    def _word_spans(self, text: str, offset: int, end: int) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """The runs of letters of `text[offset:end]` (offsets into `text`) that carry features, and
+        each run's summed word scores [runs, labels]."""
         spec, scores = self.featurizer.spec, self.word_scores()
-        spans: list[tuple[int, int]] = []
-        parts: list[np.ndarray] = []
-        for offset in range(0, len(text), MAX_CHARS):
-            window = text[offset : offset + MAX_CHARS]
-            runs = [(m.start() + offset, m.end() + offset) for m in _LETTER_RUN.finditer(window.translate(_LETTERISH))]
-            words = [split_words(text[a:b], spec.normalization, spec.casefold) for a, b in runs]
-            flat = [w for ws in words for w in ws]
-            if not flat:
-                continue
-            vectors = scores.vectors(flat)
-            counts = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-            keep = counts > 0
-            sums = np.add.reduceat(np.nan_to_num(vectors), (np.cumsum(counts) - counts)[keep], axis=0)
-            has_ids = np.add.reduceat(~np.isnan(vectors[:, 0]), (np.cumsum(counts) - counts)[keep]) > 0
-            kept = [run for run, k in zip(runs, keep) if k]
-            spans += [run for run, ok in zip(kept, has_ids) if ok]
-            parts.append(sums[has_ids])
-        return spans, np.concatenate(parts) if parts else np.zeros((0, len(self.labels)))
+        window = text[offset:end]
+        runs = [(m.start() + offset, m.end() + offset) for m in _LETTER_RUN.finditer(window.translate(_LETTERISH))]
+        words = [split_words(text[a:b], spec.normalization, spec.casefold) for a, b in runs]
+        flat = [w for ws in words for w in ws]
+        if not flat:
+            return [], np.zeros((0, len(self.labels)), dtype=np.float32)
+        vectors = scores.label_scores(flat)
+        counts = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        keep = counts > 0
+        sums = np.add.reduceat(np.nan_to_num(vectors), (np.cumsum(counts) - counts)[keep], axis=0)
+        has_ids = np.add.reduceat(~np.isnan(vectors[:, 0]), (np.cumsum(counts) - counts)[keep]) > 0
+        kept = [run for run, k in zip(runs, keep) if k]
+        return [run for run, ok in zip(kept, has_ids) if ok], sums[has_ids]
 
     def _allowed(self, languages: Sequence[str] | None) -> np.ndarray | None:
         if languages is None:
@@ -346,6 +384,35 @@ class LanguageIdentifier(Predictor):
         if probs[0] < threshold:  # undetermined: "und" with the best guess's probability, then the guesses
             return [(UNDETERMINED, probs[0]), *answer]
         return answer
+
+
+def _windows(text: str) -> list[tuple[int, int]]:
+    """(start, end) pieces of at most MAX_CHARS characters, cut after the last space of a piece's
+    second half when there is one (a word is not cut in two); the JavaScript runtime cuts alike."""
+    pieces, start = [], 0
+    while start < len(text):
+        end = min(start + MAX_CHARS, len(text))
+        if end < len(text):
+            space = text.rfind(" ", start + MAX_CHARS // 2, end)
+            end = space + 1 if space >= 0 else end
+        pieces.append((start, end))
+        start = end
+    return pieces
+
+
+def _top_labels(vectors: np.ndarray, top: int, rows: int = 4096) -> np.ndarray:
+    """The labels among some word's best `top` (a few thousand words at a time: bounded memory)."""
+    top = min(top, vectors.shape[1])
+    found = [
+        np.unique(np.argpartition(-vectors[i : i + rows], top - 1, axis=1)[:, :top])
+        for i in range(0, len(vectors), rows)
+    ]
+    return np.unique(np.concatenate(found))
+
+
+def _logsumexp(row: np.ndarray) -> float:
+    top = float(row.max())
+    return top + float(np.log(np.exp(row - top).sum()))
 
 
 class _Letterish(dict[int, str]):
