@@ -217,8 +217,12 @@ def _identity(fd: int) -> tuple[int, int, int, int] | None:
 
 
 def _pread(fd: int, limit: int) -> bytes:
-    """Up to `limit` bytes from the start of the open file `fd`."""
-    parts, offset = [], 0
+    """Up to `limit` bytes from the start of the open file `fd` (one call for a whole file: a
+    model of megabytes is not read and joined in pieces)."""
+    data = os.pread(fd, limit, 0)
+    if not data or len(data) == limit:
+        return data
+    parts, offset = [data], len(data)
     while offset < limit:
         chunk = os.pread(fd, min(limit - offset, 1 << 20), offset)
         if not chunk:

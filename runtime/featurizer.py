@@ -241,16 +241,17 @@ class Featurizer:
         is_b = padded[:m] == BOUNDARY
         # gram (start s, length n+1) is valid when it ends inside, no boundary is strictly inside,
         # and it is no lone boundary: exactly when the boundaries before s+n equal those up to s
-        seen = np.cumsum(is_b, dtype=np.int32)  # boundaries at or before each position
-        before = np.full(m + max_n, -1, dtype=np.int32)  # boundaries before each position; -1: past the end
-        before[1:m] = seen[:-1]
+        seen = np.add.accumulate(is_b, dtype=np.int32)  # boundaries at or before each position
+        before = np.empty(m + max_n, dtype=np.int32)  # boundaries before each position; -1: past the end
         before[0] = 0
+        before[1:m] = seen[:-1]
+        before[m:] = -1
         h = (_FNV_BASIS ^ padded[:m]) * _FNV_PRIME  # the grams of length 1, 2, ... at each start
         columns = [h]
         for n in range(1, max_n):
             h = (h ^ padded[n : n + m]) * _FNV_PRIME
             columns.append(h)
-        hashes = np.stack(columns, axis=1)  # [start, length - 1]: start after start, word after word
+        hashes = np.array(columns).T  # [start, length - 1]: start after start, word after word
         valid = before[_windows(m, max_n)] == seen[:, None]
         if spec.min_n > 1:
             valid[:, : spec.min_n - 1] = False
@@ -259,8 +260,7 @@ class Featurizer:
             grams &= np.uint32(spec.buckets - 1)
         else:
             grams %= np.uint32(spec.buckets)
-        ids = grams.astype(np.int64)
-        ids += 1 + self.num_words
+        ids = np.add(grams, 1 + self.num_words, dtype=np.int64)
         counts = np.add.reduceat(valid.sum(axis=1), np.flatnonzero(is_b)[:k]) if per_word else None
         return wid, ids, counts
 

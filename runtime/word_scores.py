@@ -155,7 +155,7 @@ class LinearWeights:
         """The logits of a text of these words (float32 [labels], as the model computes them); None
         if they have no ids."""
         word_ids, gram_ids, _ = self.featurizer.of_words(words)
-        ids = np.concatenate([word_ids[word_ids > 0], gram_ids]) if self.featurizer.word_features else gram_ids
+        ids = np.concatenate([word_ids[word_ids > 0], gram_ids]) if word_ids.any() else gram_ids
         if not len(ids):
             return None
         total = _ones(len(ids)) @ self.embedding.take(ids, axis=0)  # a BLAS sum: 4x numpy's .sum(axis=0)

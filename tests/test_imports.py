@@ -37,3 +37,11 @@ def test_cli_prediction_never_imports_torch(tutorial_bundles):
         [sys.executable, "-c", code, str(tutorial_bundles["langid"])], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_bowgram_is_a_regular_package():
+    """Not a namespace package: a folder named bowgram (a clone) in the current directory would be
+    merged into a namespace, and its code imported instead of the installed one."""
+    import bowgram
+
+    assert bowgram.__file__ is not None and bowgram.__file__.endswith("__init__.py")

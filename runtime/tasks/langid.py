@@ -42,9 +42,8 @@ MIN_WORDS = 1  # segments: shorter ones join a neighbour (1: none; the switch co
 # long sentences 7.4 vs 9.1 µs
 CALL_VALUES = 1 << 17
 CHUNK = 256  # most rows per backend call; rows are sorted by length first, so padding stays small
-SMALL_BATCH = 16  # up to this many texts go through the word-score cache (one text at a time is its case)
+SMALL_BATCH = 16  # up to this many texts are answered from the weights (one text at a time is their case)
 MAX_CHARS = 100_000  # a longer text is identified by its first MAX_CHARS characters (JSON output says so)
-WEIGHTS_AFTER = 8  # texts answered one at a time through the model before the weights are read
 PROBE_WORDS = ("bowgram", "language", "язык", "日本語", "ελληνικά", "हिन्दी", "عربي", "x")  # folded already
 PROBES_FROM_VOCAB = 8  # and the first words of vocab.json: weights must reproduce the model on all
 SHORT_SEED = 12345  # fixed, so every eval of the same file cuts the same spans
@@ -94,7 +93,6 @@ class LanguageIdentifier(Predictor):
         self._word_scores: WordScores | None = None
         self._weights: LinearWeights | None = None
         self._weights_read = False
-        self._texts_before_weights = WEIGHTS_AFTER
         self._word_scores_lock = threading.Lock()
 
     def input_ids(self, text: str) -> list[int]:
@@ -110,9 +108,9 @@ class LanguageIdentifier(Predictor):
         """Log-probabilities [n, labels]; rows of texts without letters are NaN. A text is read up to
         its first MAX_CHARS characters: memory stays bounded whatever its length.
 
-        A few texts (≤ SMALL_BATCH) of a linear model whose every word has been seen are answered
-        from cached per-word scores (`word_scores.py`); the others, and big batches, through
-        `model_log_probs` (on a corpus of mostly new words, scoring words would cost more than it saves)."""
+        A few texts (≤ SMALL_BATCH) of a linear model are answered one by one from the bundle's
+        weights (`word_scores.py`: no model call); big batches through `model_log_probs`, whose
+        vectorized featurizer and batched model calls are faster per text."""
         if not self._linear or len(texts) > SMALL_BATCH:  # big batches: the model's batching is as fast
             return self.model_log_probs(texts)
         out = np.full((len(texts), len(self.labels)), np.nan, dtype=np.float32)
@@ -124,17 +122,11 @@ class LanguageIdentifier(Predictor):
 
     def _text_logits(self, text: str) -> np.ndarray | None:
         """One text's logits up to a constant (float64), None without ids: from the bundle's weights
-        when they reproduce the model (`word_scores.py`), else from the cached scores of its words.
-        The first WEIGHTS_AFTER texts go through the model itself: a caller that asks once and
-        exits (the CLI with a TEXT) never pays for reading the weights."""
+        when they reproduce the model (`word_scores.py`), else from the cached scores of its words."""
         spec = self.featurizer.spec
         words = split_words(text[:MAX_CHARS], spec.normalization, spec.casefold)
         if not words:
             return None
-        if not self._weights_read and self._texts_before_weights > 0:
-            self._texts_before_weights -= 1  # a race between threads costs one model call at most
-            row = self.model_log_probs([text])[0]
-            return None if np.isnan(row[0]) else row.astype(np.float64)
         weights = self.weights()
         return weights.logits(words) if weights is not None else self.word_scores().logits(words)
 
@@ -149,7 +141,7 @@ class LanguageIdentifier(Predictor):
 
     def _read_weights(self) -> LinearWeights | None:
         artifact = self.bundle.manifest.artifact("onnx", "fp32")
-        if not self._linear or artifact is None or not self.bundle.present(artifact):
+        if not self._linear or self.precision != "fp32" or artifact is None or not self.bundle.present(artifact):
             return None
         try:
             shapes = {t.shape: t for t in float_initializers(self.bundle.read(artifact)).values()}
@@ -160,13 +152,33 @@ class LanguageIdentifier(Predictor):
         if any(t is None for t in found):
             return None
         weights = LinearWeights(self.featurizer, *found)
-        for word, want in zip(self._probes, self._score_words(self._probes)):
-            got = weights.logits([word])
-            if np.isnan(want[0]) != (got is None):
-                return None
-            if got is not None and not np.allclose(got - _logsumexp(got), want, atol=CONTRACT.atol, rtol=CONTRACT.rtol):
-                return None
-        return weights
+        return weights if self._reproduces(weights) else None
+
+    def _reproduces(self, weights: LinearWeights) -> bool:
+        """Whether `weights` give the model's outputs: those examples.json records (no model call,
+        which matters to a command that answers one text and exits), else the model's own on probe
+        words; within the contract's tolerance."""
+        cases: list[tuple[list[str], list[int], list[float]]] = []
+        try:
+            spec = self.featurizer.spec
+            for ex in self.bundle.read_json("examples")["examples"]:
+                words = split_words(ex["text"][:MAX_CHARS], spec.normalization, spec.casefold)
+                if words and ex.get("ids"):
+                    cases.append((words, [int(t[0]) for t in ex["top"]], [float(t[2]) for t in ex["top"]]))
+        except (BundleError, KeyError, TypeError, ValueError, IndexError):
+            cases = []
+        if not cases:  # no usable test vectors: ask the model
+            expected = self._score_words(self._probes)
+            index = list(range(len(self.labels)))
+            cases = [([w], index, row.tolist()) for w, row in zip(self._probes, expected) if not np.isnan(row[0])]
+        for words, index, want in cases:
+            got = weights.logits(words)
+            if got is None or not all(0 <= i < len(self.labels) for i in index):
+                return False
+            log_probs = got - _logsumexp(got)
+            if not np.allclose(log_probs[index], want, atol=CONTRACT.atol, rtol=CONTRACT.rtol):
+                return False
+        return True
 
     def word_scores(self) -> WordScores:
         """Each word's part of the logits, cached, made on first use: from the weights when they can
