@@ -105,7 +105,7 @@ def main() -> None:
         started = time.perf_counter()
         measured = {k: evaluate_rows(lid, *rows) for k, rows in sets.items()}  # "dev", "flores" and the common rows
         results["bundles"][name] = {
-            "path": path,
+            "bundle": Path(path).name,  # a name, not this machine's path
             "labels": len(lid.labels),
             "bytes": {p.name: p.stat().st_size for p in Path(path).iterdir() if p.is_file()},
             "seconds": time.perf_counter() - started,
@@ -114,12 +114,13 @@ def main() -> None:
             "flores_confusions": measured["flores"]["confusions"],
         }
         print(name, json.dumps({k: summary(m) for k, m in measured.items()}))
-    results["left_out"] = {str(p): unknown_language(p, {k: sets[k] for k in ("dev", "flores")}) for p in args.left_out}
+    results["left_out"] = {p.name: unknown_language(p, {k: sets[k] for k in ("dev", "flores")}) for p in args.left_out}
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     args.out.with_suffix(".md").write_text(report(results))
     if results["bundles"]:
-        first = next(iter(results["bundles"].values()))
-        Path(f"{args.out}_languages.md").write_text(languages_table(Path(first["path"]), first["flores_per_label"]))
+        first_name, first = next(iter(results["bundles"].items()))
+        first_path = Path(dict(spec.partition("=")[::2] for spec in args.bundle)[first_name])
+        Path(f"{args.out}_languages.md").write_text(languages_table(first_path, first["flores_per_label"]))
     print(report(results))
 
 
