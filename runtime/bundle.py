@@ -149,7 +149,7 @@ class Bundle:
                 f"{artifact.path} does not match its sha256 in the manifest: "
                 "the file is corrupt or was changed; rebuild or re-download the bundle"
             )
-        if identity is not None and identity == _identity(fd):  # unchanged while it was read and hashed
+        if identity is not None and fd is not None and identity == _identity(fd):  # unchanged while read and hashed
             self._verified[artifact.path] = (identity, artifact.sha256)
         return data
 

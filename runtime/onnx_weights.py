@@ -10,11 +10,15 @@ external data) or of other types are left out: the caller then goes without them
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 
 from .errors import BundleError
 
-_DTYPES = {1: np.dtype("<f4"), 10: np.dtype("<f2"), 11: np.dtype("<f8")}  # FLOAT, FLOAT16, DOUBLE
+# ONNX data types read: FLOAT, FLOAT16, DOUBLE
+_DTYPES: dict[int, np.dtype[Any]] = {1: np.dtype("<f4"), 10: np.dtype("<f2"), 11: np.dtype("<f8")}
 _GRAPH, _INITIALIZER = 7, 5
 _DIMS, _DATA_TYPE, _NAME, _RAW_DATA = 1, 2, 8, 9
 MAX_DIMS = 8
@@ -37,7 +41,9 @@ def float_initializers(data: bytes) -> dict[str, np.ndarray]:
 
 def _tensor(buf: memoryview) -> tuple[str, np.ndarray] | None:
     dims: list[int] = []
-    dtype = name = raw = None
+    dtype: np.dtype[Any] | None = None
+    name: str | None = None
+    raw: memoryview | None = None
     for field, value in _fields(buf):
         if field == _DIMS:
             dims += [_signed(value)] if isinstance(value, int) else _packed_varints(value)
@@ -58,7 +64,7 @@ def _tensor(buf: memoryview) -> tuple[str, np.ndarray] | None:
     return name, array.reshape(dims)
 
 
-def _fields(buf: memoryview):
+def _fields(buf: memoryview) -> Iterator[tuple[int, int | memoryview]]:
     """(field number, value) of each field of one message: an int for varints, a memoryview for
     length-delimited fields; fixed-width fields are skipped."""
     pos, end = 0, len(buf)

@@ -55,7 +55,9 @@ def segment(scores: np.ndarray, bias: np.ndarray, switch_cost: float, min_words:
         if path[t] == label[-1]:
             last[-1] = t
         else:
-            first.append(t), last.append(t), label.append(path[t])
+            first.append(t)
+            last.append(t)
+            label.append(path[t])
     prefix = np.concatenate([np.zeros((1, scores.shape[1])), np.cumsum(scores, axis=0, dtype=np.float64)])
     runs = len(first)
     prev, nxt = list(range(-1, runs - 1)), list(range(1, runs + 1))

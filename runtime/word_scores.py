@@ -96,7 +96,8 @@ class WordScores:
             if not len(rows):
                 return None
         total = rows.sum(axis=0, dtype=np.float64)
-        return self.base + (total if self.project is None else total @ self.project)
+        logits: np.ndarray = self.base + (total if self.project is None else total @ self.project)
+        return logits
 
     def label_scores(self, words: Sequence[str]) -> np.ndarray:
         """Each word's part of the logits, float32 [len(words), labels] (NaN rows: no ids)."""

@@ -420,11 +420,18 @@ def test_12_a_huge_text_is_read_up_to_max_chars_and_says_so(tutorial_bundles, ru
 
     identifier = load(tutorial_bundles["langid"])
     lengths = []
-    featurize = identifier.featurizer.__class__.__call__
+    featurize, of_words = identifier.featurizer.__class__.__call__, identifier.featurizer.__class__.of_words
     monkeypatch.setattr(
         identifier.featurizer.__class__,
         "__call__",
         lambda self, texts, folded=False: lengths.append(max(map(len, texts))) or featurize(self, texts, folded),
+    )
+    monkeypatch.setattr(  # one text from the weights: its words' ids (their characters and spaces count)
+        identifier.featurizer.__class__,
+        "of_words",
+        lambda self, words, per_word=False: (
+            lengths.append(sum(map(len, words)) + len(words) - 1) or of_words(self, words, per_word)
+        ),
     )
     huge = "Give it to me " * 200_000  # 2.8 MB
     assert identifier.predict(huge)[0][0] == "ENGLISH" and max(lengths) <= MAX_CHARS

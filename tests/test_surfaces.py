@@ -490,3 +490,20 @@ def test_a_file_changed_after_it_was_verified_is_hashed_again(bundle_copy):
         fh.write(data.replace(b"ENGLISH", b"ENGLISX"))
     with pytest.raises(BundleError, match="sha256"):
         bundle.read(labels)
+
+
+NOT_TEXT = json.loads((Path(__file__).resolve().parents[1] / "js/test/cases/not_text.json").read_text("utf-8"))
+
+
+def test_binary_data_read_as_text_answers_und_on_every_path(runner, tmp_path):
+    lid = load(task="langid")
+    texts = [case["text"] for case in NOT_TEXT["cases"]]
+    expected = [case["not_text"] or not case["text"] for case in NOT_TEXT["cases"]]
+    one_by_one = [lid.predict(t)[0][0] == "und" for t in texts]
+    in_a_batch = [a[0][0] == "und" for a in lid.predict(texts * 3)[: len(texts)]]  # > 16 texts: the model path
+    assert one_by_one == expected and in_a_batch == expected
+    binary = tmp_path / "binary"
+    binary.write_bytes(Path(sys.executable).resolve().read_bytes()[:200_000])  # an executable, as /bin/ls was
+    result = runner.invoke(main, ["langid", "--input", str(binary), "--on-error", "replace"])
+    answers = [line.split()[0] for line in result.output.splitlines()]
+    assert result.exit_code == 0 and answers.count("und") / len(answers) >= 0.9

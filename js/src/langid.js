@@ -185,7 +185,7 @@ export class LanguageIdentifier {
   /** Log-probabilities per text (Float32Array rows); null for a text without ids. Texts are
    * sorted by length and run in calls of at most `maxCells` padded ids, so padding stays small. */
   async logProbs(texts) {
-    const ids = texts.map((t) => this.inputIds(t));
+    const ids = texts.map((t) => (notText(t) ? [] : this.inputIds(t))); // binary data read as text: und
     const rows = ids.map((_, i) => i).filter((i) => ids[i].length).sort((a, b) => ids[a].length - ids[b].length || a - b);
     const out = new Array(texts.length).fill(null);
     for (let start = 0; start < rows.length; ) {
@@ -236,6 +236,20 @@ export class LanguageIdentifier {
     });
     return single ? results[0] : results;
   }
+}
+
+const NOT_TEXT = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]/gu;
+
+/** Whether `text` is binary data read as text: a third or more of its non-space characters (of the
+ * first MAX_CHARS) are U+FFFD or control characters; as the Python runtime's `not_text`. */
+export function notText(text) {
+  const sample = firstCodePoints(text, MAX_CHARS);
+  NOT_TEXT.lastIndex = 0;
+  if (!NOT_TEXT.test(sample)) return false;
+  const bad = sample.match(NOT_TEXT).length;
+  let total = 0;
+  for (const ch of sample) if (!/\s/u.test(ch)) total++;
+  return 3 * bad >= total;
 }
 
 function letterish(cp) {

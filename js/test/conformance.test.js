@@ -286,3 +286,10 @@ test('segments() read a long text a window at a time and keep a bounded word cac
   assert.ok([...lid.scoreCache.keys()].every((w) => w.length <= 64));
   await assert.rejects(lid.segments('it is lost', { switchCost: NaN }), InputError);
 });
+
+test('binary data read as text answers und, as in the Python runtime (shared cases)', async () => {
+  const { cases } = JSON.parse(readFileSync(join(HERE, 'cases', 'not_text.json'), 'utf8'));
+  const lid = await load(join(ROOT, 'artifacts', 'langid'));
+  const answers = await lid.predict(cases.map((c) => c.text));
+  cases.forEach((c, i) => assert.equal(answers[i][0][0] === 'und', c.not_text || !c.text, JSON.stringify(c.text)));
+});

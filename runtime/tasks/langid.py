@@ -125,7 +125,7 @@ class LanguageIdentifier(Predictor):
         when they reproduce the model (`word_scores.py`), else from the cached scores of its words."""
         spec = self.featurizer.spec
         words = split_words(text[:MAX_CHARS], spec.normalization, spec.casefold)
-        if not words:
+        if not words or not_text(text):
             return None
         weights = self.weights()
         return weights.logits(words) if weights is not None else self.word_scores().logits(words)
@@ -148,10 +148,10 @@ class LanguageIdentifier(Predictor):
         except BundleError:  # not a file this reader understands: the model answers instead
             return None
         labels, ids, dim = len(self.labels), self.featurizer.num_ids, self.bundle.manifest.model.get("dim")
-        found = [shapes.get(shape) for shape in ((ids, dim), (labels, dim), (labels,))]
-        if any(t is None for t in found):
+        embedding, weight, bias = (shapes.get(shape) for shape in ((ids, dim), (labels, dim), (labels,)))
+        if embedding is None or weight is None or bias is None:
             return None
-        weights = LinearWeights(self.featurizer, *found)
+        weights = LinearWeights(self.featurizer, embedding, weight, bias)
         return weights if self._reproduces(weights) else None
 
     def _reproduces(self, weights: LinearWeights) -> bool:
@@ -199,7 +199,9 @@ class LanguageIdentifier(Predictor):
 
     def model_log_probs(self, texts: Sequence[str]) -> np.ndarray:
         """`log_probs` through the model on every text's ids (what the word path must equal)."""
-        return self._run_features(self.featurizer([t[:MAX_CHARS] for t in texts]))
+        out = self._run_features(self.featurizer([t[:MAX_CHARS] for t in texts]))
+        out[[i for i, t in enumerate(texts) if not_text(t)]] = np.nan  # binary data read as text: und
+        return out
 
     def _run_features(self, features: Features) -> np.ndarray:
         """The model on each row of ids (sorted by length, chunked); rows without ids are NaN."""
@@ -396,6 +398,21 @@ class LanguageIdentifier(Predictor):
         if probs[0] < threshold:  # undetermined: "und" with the best guess's probability, then the guesses
             return [(UNDETERMINED, probs[0]), *answer]
         return answer
+
+
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
+def not_text(text: str) -> bool:
+    """Whether `text` is binary data read as text rather than text: a third or more of its
+    non-space characters (of the first MAX_CHARS) are U+FFFD (bytes that were not UTF-8) or control
+    characters. Such input answers `und`, whatever letters it happens to hold (an executable read
+    with --on-error replace has runs of ASCII in it). The JavaScript runtime applies the same rule
+    (shared cases: js/test/cases/not_text.json)."""
+    sample = text[:MAX_CHARS]
+    if _NOT_TEXT.search(sample) is None:  # the common case: one C-speed scan
+        return False
+    return 3 * len(_NOT_TEXT.findall(sample)) >= len(sample) - sum(c.isspace() for c in sample)
 
 
 def _windows(text: str) -> list[tuple[int, int]]:
