@@ -132,8 +132,8 @@ class LanguageIdentifier(Predictor):
 
     def weights(self) -> LinearWeights | None:
         """The model as its own weights, read on first use from the bundle's ONNX file (the tensors
-        of the embedding table's, output weight's and bias's shapes), if they answer the probe
-        words as the model does; else None."""
+        of the embedding table's, output weight's and bias's shapes), if they reproduce the model
+        (`_reproduces`); else None. Only for the fp32 model: the int8 one answers as itself."""
         with self._word_scores_lock:
             if not self._weights_read:
                 self._weights, self._weights_read = self._read_weights(), True
