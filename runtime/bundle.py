@@ -153,6 +153,18 @@ class Bundle:
             self._verified[artifact.path] = (identity, artifact.sha256)
         return data
 
+    def reader(self, artifact: Artifact) -> tuple[Callable[[int, int], bytes], int]:
+        """(read(offset, length), size) over a file: through the handle held since the bundle was
+        opened, without reading it whole, when it was verified and is unchanged since (the
+        language identifier reads parts of its model for its weights); else over its verified
+        bytes."""
+        fd = self._opened.get(artifact.path)
+        if fd is not None and self._verified.get(artifact.path) == (_identity(fd), artifact.sha256):
+            held = fd
+            return (lambda offset, length: os.pread(held, length, offset)), artifact.size
+        data = self.read(artifact)
+        return (lambda offset, length: data[offset : offset + length]), len(data)
+
     def artifact(self, fmt: str, precision: str = "fp32") -> Artifact:
         found = self.manifest.artifact(fmt, precision)
         if found is None:

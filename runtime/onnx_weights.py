@@ -1,84 +1,117 @@
 """The named float tensors (initializers) of an ONNX file, read with numpy alone.
 
-Why: the language identifier scores a new word from the bundle's own weights (`word_scores.py`)
+Why: the language identifier answers one text from the bundle's own weights (`word_scores.py`)
 instead of a model call, and the runtime has neither `onnx` nor `protobuf`. An ONNX file is a
 protobuf `ModelProto`; its `graph` (field 7) lists `initializer`s (field 5), each a `TensorProto`
 with `dims` (1), `data_type` (2), `name` (8) and, as exporters write them, `raw_data` (9, little
 endian). Only that much of the wire format is read. Tensors stored otherwise (typed fields,
 external data) or of other types are left out: the caller then goes without them.
+
+The file is read through `read(offset, length)`: the structure field by field, a tensor's data
+only when asked for and a block of rows at a time, so that converting a 6 MB float16 table to
+float32 never holds the file and both tables at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .errors import BundleError
 
+Read = Callable[[int, int], bytes]  # (offset, length) -> those bytes of the file (fewer at its end)
+
 # ONNX data types read: FLOAT, FLOAT16, DOUBLE
 _DTYPES: dict[int, np.dtype[Any]] = {1: np.dtype("<f4"), 10: np.dtype("<f2"), 11: np.dtype("<f8")}
 _GRAPH, _INITIALIZER = 7, 5
 _DIMS, _DATA_TYPE, _NAME, _RAW_DATA = 1, 2, 8, 9
 MAX_DIMS = 8
+BLOCK_BYTES = 1 << 20  # of a tensor's data read and converted at a time
 
 
-def float_initializers(data: bytes) -> dict[str, np.ndarray]:
-    """name -> array (read-only views into `data`) of every float initializer stored as raw data."""
-    view = memoryview(data)
-    out: dict[str, np.ndarray] = {}
-    for field, graph in _fields(view):
-        if field != _GRAPH or not isinstance(graph, memoryview):
+@dataclass(frozen=True)
+class Tensor:
+    """A float initializer: where its raw data is in the file, and what it holds."""
+
+    name: str
+    dtype: np.dtype[Any]
+    shape: tuple[int, ...]
+    offset: int
+
+    def array(self, read: Read, dtype: Any = None) -> np.ndarray:
+        """The tensor's values, as `dtype` (its own by default), read a block of rows at a time."""
+        out = np.empty(self.shape, dtype=dtype or self.dtype)
+        flat = out.reshape(-1)
+        step = max(1, BLOCK_BYTES // self.dtype.itemsize)
+        for start in range(0, flat.size, step):
+            count = min(step, flat.size - start)
+            raw = read(self.offset + start * self.dtype.itemsize, count * self.dtype.itemsize)
+            if len(raw) != count * self.dtype.itemsize:
+                raise BundleError(f"ONNX file: the data of {self.name!r} ends early (truncated file?)")
+            flat[start : start + count] = np.frombuffer(raw, dtype=self.dtype)
+        return out
+
+
+def float_tensors(read: Read, size: int) -> dict[str, Tensor]:
+    """name -> Tensor of every float initializer stored as raw data in a file of `size` bytes."""
+    out: dict[str, Tensor] = {}
+    for field, graph in _fields(read, 0, size):
+        if field != _GRAPH or not isinstance(graph, tuple):
             continue
-        for field2, tensor in _fields(graph):
-            if field2 == _INITIALIZER and isinstance(tensor, memoryview):
-                named = _tensor(tensor)
-                if named is not None:
-                    out[named[0]] = named[1]
+        for field2, tensor in _fields(read, *graph):
+            if field2 == _INITIALIZER and isinstance(tensor, tuple):
+                found = _tensor(read, *tensor)
+                if found is not None:
+                    out[found.name] = found
     return out
 
 
-def _tensor(buf: memoryview) -> tuple[str, np.ndarray] | None:
+def from_bytes(data: bytes) -> Read:
+    """`read` over a file already in memory."""
+    return lambda offset, length: data[offset : offset + length]
+
+
+def _tensor(read: Read, start: int, end: int) -> Tensor | None:
     dims: list[int] = []
     dtype: np.dtype[Any] | None = None
     name: str | None = None
-    raw: memoryview | None = None
-    for field, value in _fields(buf):
+    raw: tuple[int, int] | None = None
+    for field, value in _fields(read, start, end):
         if field == _DIMS:
-            dims += [_signed(value)] if isinstance(value, int) else _packed_varints(value)
+            dims += [_signed(value)] if isinstance(value, int) else _packed_varints(read(value[0], value[1] - value[0]))
         elif field == _DATA_TYPE and isinstance(value, int):
             dtype = _DTYPES.get(value)
-        elif field == _NAME and isinstance(value, memoryview):
-            name = bytes(value).decode("utf-8", "replace")
-        elif field == _RAW_DATA and isinstance(value, memoryview):
+        elif field == _NAME and isinstance(value, tuple):
+            name = read(value[0], value[1] - value[0]).decode("utf-8", "replace")
+        elif field == _RAW_DATA and isinstance(value, tuple):
             raw = value
     if dtype is None or name is None or raw is None or len(dims) > MAX_DIMS or any(d < 0 for d in dims):
         return None
     count = int(np.prod(dims, dtype=np.int64)) if dims else 1
-    if count * dtype.itemsize != len(raw):
+    if count * dtype.itemsize != raw[1] - raw[0]:
         return None
-    array = np.frombuffer(raw, dtype=dtype)
-    if not array.flags.aligned:  # raw data at an odd offset: numpy's conversions are 5x slower on it
-        array = np.frombuffer(bytes(raw), dtype=dtype)
-    return name, array.reshape(dims)
+    return Tensor(name, dtype, tuple(dims), raw[0])
 
 
-def _fields(buf: memoryview) -> Iterator[tuple[int, int | memoryview]]:
-    """(field number, value) of each field of one message: an int for varints, a memoryview for
-    length-delimited fields; fixed-width fields are skipped."""
-    pos, end = 0, len(buf)
+def _fields(read: Read, start: int, end: int) -> Iterator[tuple[int, int | tuple[int, int]]]:
+    """(field number, value) of each field of the message in [start, end) of the file: an int for
+    varints, the (start, end) of the bytes of a length-delimited field (not read); fixed-width
+    fields are skipped."""
+    pos = start
     while pos < end:
-        key, pos = _varint(buf, pos)
+        key, pos = _varint(read, pos, end)
         field, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _varint(buf, pos)
+            value, pos = _varint(read, pos, end)
             yield field, value
         elif wire == 2:
-            length, pos = _varint(buf, pos)
+            length, pos = _varint(read, pos, end)
             if pos + length > end:
                 raise BundleError("ONNX file: a field runs past the end of its message (truncated file?)")
-            yield field, buf[pos : pos + length]
+            yield field, (pos, pos + length)
             pos += length
         elif wire in (1, 5):
             pos += 8 if wire == 1 else 4
@@ -86,23 +119,21 @@ def _fields(buf: memoryview) -> Iterator[tuple[int, int | memoryview]]:
             raise BundleError(f"ONNX file: unsupported protobuf wire type {wire}")
 
 
-def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
+def _varint(read: Read, pos: int, end: int) -> tuple[int, int]:
+    data = read(pos, min(10, end - pos))
     result = shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise BundleError("ONNX file: malformed varint (truncated file?)")
-        byte = buf[pos]
-        pos += 1
+    for i, byte in enumerate(data):
         result |= (byte & 0x7F) << shift
         if byte < 0x80:
-            return result, pos
+            return result, pos + i + 1
         shift += 7
+    raise BundleError("ONNX file: malformed varint (truncated file?)")
 
 
-def _packed_varints(buf: memoryview) -> list[int]:
+def _packed_varints(data: bytes) -> list[int]:
     values, pos = [], 0
-    while pos < len(buf):
-        value, pos = _varint(buf, pos)
+    while pos < len(data):
+        value, pos = _varint(from_bytes(data), pos, len(data))
         values.append(_signed(value))
     return values
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from bowgram.runtime import charclass, load
 from bowgram.runtime.errors import BundleError
 from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec
-from bowgram.runtime.onnx_weights import float_initializers
+from bowgram.runtime.onnx_weights import Tensor, float_tensors, from_bytes
 from bowgram.runtime.word_scores import MAX_CACHED_CHARS, WordScores, split_words
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,14 +105,10 @@ def _assert_same_as_the_model(lid, texts, log_probs):
 
 
 def test_weights_that_do_not_reproduce_the_model_are_not_used(monkeypatch, dev_texts):
-    """A bundle whose ONNX tensors are not what the model computes with (another graph, or the
-    int8 model running) answers through the model instead."""
-    from bowgram.runtime.tasks import langid as task
-
-    def perturbed(data):
-        return {name: t + np.float16(0.01).astype(t.dtype) for name, t in float_initializers(data).items()}
-
-    monkeypatch.setattr(task, "float_initializers", perturbed)
+    """A bundle whose ONNX tensors are not what the model computes with (another graph, say)
+    answers through the model instead."""
+    array = Tensor.array
+    monkeypatch.setattr(Tensor, "array", lambda self, read, dtype=None: array(self, read, dtype) + 0.01)
     lid = load(task="langid", backend="onnx")
     assert lid.weights() is None
     _assert_same_as_the_model(lid, dev_texts[:400], np.concatenate([lid.log_probs([t]) for t in dev_texts[:400]]))
@@ -130,14 +126,17 @@ def test_the_onnx_reader_finds_what_onnx_finds():
     from onnx import numpy_helper
 
     path = ROOT / "artifacts/langid/model.onnx"
-    mine = float_initializers(path.read_bytes())
+    data = path.read_bytes()
+    mine = float_tensors(from_bytes(data), len(data))
     theirs = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
     floats = {n: a for n, a in theirs.items() if a.dtype.kind == "f"}
     assert mine.keys() == floats.keys()
     for name, array in floats.items():
-        assert mine[name].dtype == array.dtype and np.array_equal(mine[name], array)
+        values = mine[name].array(from_bytes(data))
+        assert values.dtype == array.dtype and np.array_equal(values, array)
+        assert np.array_equal(mine[name].array(from_bytes(data), np.float32), array.astype(np.float32))
     with pytest.raises(BundleError):
-        float_initializers(path.read_bytes()[:100_000])  # cut inside the embedding table
+        float_tensors(from_bytes(data[:100_000]), 100_000)  # cut inside the embedding table
 
 
 def test_one_text_answers_as_in_a_batch(dev_texts):

@@ -27,7 +27,7 @@ from ..errors import BundleError, InputError
 from ..featurizer import Features, Featurizer, FeaturizerSpec
 from ..inputs import as_batch
 from ..languages import relabel
-from ..onnx_weights import float_initializers
+from ..onnx_weights import float_tensors
 from ..padding import pad, pad_chunks
 from ..segmenter import segment
 from ..word_scores import LinearWeights, WordScores, split_words
@@ -143,15 +143,20 @@ class LanguageIdentifier(Predictor):
         artifact = self.bundle.manifest.artifact("onnx", "fp32")
         if not self._linear or self.precision != "fp32" or artifact is None or not self.bundle.present(artifact):
             return None
-        try:
-            shapes = {t.shape: t for t in float_initializers(self.bundle.read(artifact)).values()}
-        except BundleError:  # not a file this reader understands: the model answers instead
-            return None
         labels, ids, dim = len(self.labels), self.featurizer.num_ids, self.bundle.manifest.model.get("dim")
-        embedding, weight, bias = (shapes.get(shape) for shape in ((ids, dim), (labels, dim), (labels,)))
-        if embedding is None or weight is None or bias is None:
+        if type(dim) is not int:
             return None
-        weights = LinearWeights(self.featurizer, embedding, weight, bias)
+        try:
+            read, size = self.bundle.reader(artifact)
+            shapes = {t.shape: t for t in float_tensors(read, size).values()}
+            embedding, weight, bias = (shapes.get(shape) for shape in ((ids, dim), (labels, dim), (labels,)))
+            if embedding is None or weight is None or bias is None:
+                return None
+            # the table straight to float32, a block at a time: the file and both tables are never held at once
+            arrays = embedding.array(read, np.float32), weight.array(read), bias.array(read)
+        except (BundleError, OSError):  # not a file this reader understands: the model answers instead
+            return None
+        weights = LinearWeights(self.featurizer, *arrays)
         return weights if self._reproduces(weights) else None
 
     def _reproduces(self, weights: LinearWeights) -> bool:
