@@ -166,11 +166,10 @@ def breakdown(texts: list[str]) -> dict[str, float]:
     """Microseconds per text of each step, one text at a time and in batches of 1024 (median of
     REPEATS rounds)."""
     from bowgram.runtime import load
-    from bowgram.runtime.word_scores import split_words
 
     lid = load(ROOT / "artifacts/langid", backend="onnx")
-    spec, weights = lid.featurizer.spec, lid.weights()
-    words = [split_words(t, spec.normalization, spec.casefold) for t in texts]
+    split, weights = lid.featurizer.split, lid.weights()
+    words = [split(t) for t in texts]
     words = [w for w in words if w]
 
     def per_text(fn, items) -> float:
@@ -183,7 +182,7 @@ def breakdown(texts: list[str]) -> dict[str, float]:
     features = [lid.featurizer(c) for c in chunks]
     steps = {
         "batch 1: whole predict()": (lid.predict, texts),
-        "batch 1: split into folded words": (lambda t: split_words(t, spec.normalization, spec.casefold), texts),
+        "batch 1: split into folded words": (split, texts),
         "batch 1: ids of the words (Featurizer.of_words)": (lid.featurizer.of_words, words),
         "batch 1: ids to logits from the weights (LinearWeights.logits, ids included)": (weights.logits, words),
         "batch 1024: whole predict() (the model path)": (lid.predict, chunks),
@@ -223,7 +222,21 @@ def nextword_qps() -> dict:
     for _ in range(2000):
         lm.outputs(ids, ["top_ids", "top_log_probs"])
     model_us = (time.perf_counter() - started) / 2000 * 1e6
-    return {"batch_256_per_s": batch, "single_per_s": statistics.median(singles), "model_call_us": model_us}
+    writers = []  # a writer fed the text a word at a time, asked after each (its cache, if the bundle has one)
+    for _ in range(REPEATS):
+        writer = lm.writer()
+        started = time.perf_counter()
+        for word in words[:2048]:
+            writer.write(word + " ")
+            writer.predict(5)
+        writers.append(2048 / (time.perf_counter() - started))
+    return {
+        "batch_256_per_s": batch,
+        "single_per_s": statistics.median(singles),
+        "model_call_us": model_us,
+        "writer_per_s": statistics.median(writers),
+        "writer_cache": lm.cache is not None,
+    }
 
 
 def cold_start(args: list[str], runs: int = 15, check: bool = True) -> dict:
@@ -406,6 +419,14 @@ def render(r: dict, n: dict[str, int]) -> str:
         f"- batches of 256 contexts: {nw['batch_256_per_s']:,.0f} contexts/s",
         f"- single contexts: {nw['single_per_s']:,.0f} contexts/s (median of {REPEATS} passes)",
         f"- of which the model call alone (onnxruntime, one context): {nw['model_call_us']:.0f} µs",
+        *(
+            [
+                f"- a writer fed the text a word at a time, asked after each: {nw['writer_per_s']:,.0f} words/s "
+                + ("(with its cache: the full distribution, mixed)" if nw.get("writer_cache") else "(no cache)")
+            ]
+            if "writer_per_s" in nw
+            else []
+        ),
         "",
         "## Footprint of a process that loads a default bundle and predicts (100 texts, then one)",
         "",

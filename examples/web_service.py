@@ -6,20 +6,25 @@
     curl -s localhost:8080/health
 
 Written to be copied into production: models load once at start-up (predictors are thread-safe);
-a fixed pool of worker threads serves requests, and when all are busy and the waiting line is
-full a request gets 503 at once; bodies are limited (413, read and dropped up to 16 MB so
-that the client sees it), so are items x k per request (a reply's memory), reads time out (a
-slow client holds one worker for at most `timeout` seconds), the listen backlog is 128, and
+one thread reads every request without waiting on any (slow clients hold a buffer, never a
+worker), a fixed pool of worker threads answers them, and when all are busy and the waiting
+line is full a request gets 503 at once; bodies are limited (413, read and dropped up to 16 MB
+so that the client sees it), so are items x k per request (a reply's memory), a request not in
+whole within `timeout` seconds is dropped, the listen backlog is 128, and
 every malformed request gets a JSON 400 saying why. Server-side errors are one line on stderr and a JSON 500.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import re
+import selectors
 import socket
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -40,33 +45,130 @@ class BadRequest(Exception):
 
 
 class PooledHTTPServer(HTTPServer):
-    """HTTPServer whose requests run on a fixed pool of threads, with a bounded waiting line."""
+    """HTTPServer that reads requests apart from answering them.
+
+    One reader thread (`_read_loop`) gathers every connection's request (headers, then as many
+    body bytes as Content-Length says) without blocking on any of them, so slow clients cost a
+    buffer each, never a worker: with hundreds of them trickling bytes, a normal request is still
+    read at once. A request read whole goes to a fixed pool of worker threads with a bounded
+    waiting line; when all are busy and the line is full, it gets 503 at once. A connection that
+    has not sent its whole request within `timeout` seconds is closed; at most `connections` are
+    read at a time and `buffered` bytes held across them (beyond either: 503)."""
 
     request_queue_size = 128  # the listen backlog: bursts wait in the kernel instead of being reset
-    daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], handler: type, workers: int = 8, waiting: int = 64):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type,
+        workers: int = 8,
+        waiting: int = 64,
+        timeout: float = 10.0,
+        connections: int = 1024,
+        buffered: int = 64 << 20,
+    ):
         super().__init__(address, handler)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bowgram-web")
         self.slots = threading.BoundedSemaphore(workers + waiting)
+        self.read_timeout, self.max_connections, self.max_buffered = timeout, connections, buffered
+        self.selector = selectors.DefaultSelector()
+        self.incoming: list[tuple[socket.socket, Any]] = []  # accepted, for the reader to take up
+        self.lock = threading.Lock()
+        self.wake_r, self.wake_w = socket.socketpair()  # tells the reader a connection came in
+        self.selector.register(self.wake_r, selectors.EVENT_READ)
+        self.reading: dict[socket.socket, _Reading] = {}
+        self.closed = False
+        self.reader = threading.Thread(target=self._read_loop, name="bowgram-web-reader", daemon=True)
+        self.reader.start()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self.slots.acquire(blocking=False):
-            try:  # every worker busy and the line full: say so now rather than queue without bound
-                request.sendall(_response(503, {"error": "server busy, try again"}))
+        with self.lock:
+            self.incoming.append((request, client_address))
+        try:
+            self.wake_w.send(b"\0")
+        except OSError:
+            pass
+
+    def shutdown_request(self, request: Any) -> None:  # the reader or a worker closes connections, not the acceptor
+        pass
+
+    def _read_loop(self) -> None:
+        buffered = 0
+        while not self.closed:
+            for key, _ in self.selector.select(timeout=0.1):
+                if key.fileobj is self.wake_r:
+                    self.wake_r.recv(4096)
+                    continue
+                conn = key.fileobj
+                reading = self.reading[conn]  # type: ignore[index]
+                try:
+                    chunk = conn.recv(1 << 16)  # type: ignore[union-attr]
+                except OSError:
+                    chunk = b""
+                if not chunk:  # the client went away before its request was whole
+                    buffered -= len(reading.data)
+                    self._forget(conn, close=True)  # type: ignore[arg-type]
+                    continue
+                if buffered + len(chunk) > self.max_buffered:
+                    buffered -= len(reading.data)
+                    self._refuse(conn)  # type: ignore[arg-type]
+                    continue
+                buffered += len(chunk)
+                reading.data += chunk
+                if reading.complete():
+                    buffered -= len(reading.data)
+                    self._forget(conn, close=False)  # type: ignore[arg-type]
+                    self._dispatch(conn, reading)  # type: ignore[arg-type]
+            now = time.monotonic()
+            for conn, reading in list(self.reading.items()):
+                if now > reading.deadline:  # too slow: dropped, as a blocking read would time out
+                    buffered -= len(reading.data)
+                    self._forget(conn, close=True)
+            with self.lock:
+                incoming, self.incoming = self.incoming, []
+            for conn, address in incoming:
+                if len(self.reading) >= self.max_connections:
+                    self._refuse(conn)
+                    continue
+                conn.setblocking(False)
+                self.reading[conn] = _Reading(address, now + self.read_timeout)
+                self.selector.register(conn, selectors.EVENT_READ)
+
+    def _forget(self, conn: socket.socket, close: bool) -> None:
+        self.selector.unregister(conn)
+        del self.reading[conn]
+        if close:
+            conn.close()
+
+    def _refuse(self, conn: socket.socket) -> None:
+        if conn in self.reading:
+            self._forget(conn, close=False)
+        try:  # too many connections or bytes being read, or no worker free: say so now, without waiting
+            conn.setblocking(False)
+            conn.send(_response(503, {"error": "server busy, try again"}))  # small: fits the socket's buffer
+        except OSError:
+            pass
+        conn.close()
+
+    def _dispatch(self, conn: socket.socket, reading: _Reading) -> None:
+        if not self.slots.acquire(blocking=False):  # every worker busy and the line full
+            self._refuse(conn)
+            return
+        conn.setblocking(True)
+        conn.settimeout(self.read_timeout)  # for writing the answer and draining a refused body
+        self.pool.submit(self._serve, conn, reading)
+
+    def _serve(self, conn: socket.socket, reading: _Reading) -> None:
+        try:
+            self.RequestHandlerClass(conn, reading.address, self, reading.data)  # type: ignore[call-arg]
+        except Exception:
+            self.handle_error(conn, reading.address)
+        finally:
+            try:
+                conn.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
-            self.shutdown_request(request)
-            return
-        self.pool.submit(self._serve, request, client_address)
-
-    def _serve(self, request: Any, client_address: Any) -> None:
-        try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
+            conn.close()
             self.slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -76,7 +178,51 @@ class PooledHTTPServer(HTTPServer):
 
     def server_close(self) -> None:
         super().server_close()
+        self.closed = True
+        self.reader.join(timeout=2)
+        for conn in list(self.reading):
+            conn.close()
+        self.wake_r.close()
+        self.wake_w.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Writer(io.RawIOBase):
+    """The answer's side of a connection: every write sent whole."""
+
+    def __init__(self, conn: socket.socket):
+        self.conn = conn
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.conn.sendall(data)
+        return len(data)
+
+
+class _Reading:
+    """One connection's request as far as it has come in."""
+
+    def __init__(self, address: Any, deadline: float):
+        self.address, self.deadline, self.data = address, deadline, b""
+
+    def complete(self) -> bool:
+        """Headers in, and as many body bytes as a valid Content-Length says (none when it is
+        missing, malformed or too big: the handler answers 411 or 413 from the headers alone)."""
+        end = self.data.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.data) > MAX_HEADER:  # no end of headers in sight: let the handler refuse it
+                return True
+            return False
+        match = _LENGTH.search(self.data[: end + 2])
+        length = match.group(1) if match else b""
+        wanted = int(length) if length.isdigit() and len(length) <= 12 and int(length) <= MAX_BODY else 0
+        return len(self.data) >= end + 4 + wanted
+
+
+_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([^\r\n]*?)[ \t]*\r\n", re.IGNORECASE)
+MAX_HEADER = 64 << 10  # bytes of request line and headers
 
 
 def make_server(
@@ -91,22 +237,16 @@ def make_server(
     models = {"/langid": load(langid_bundle, task="langid"), "/next-word": load(nextword_bundle, task="nextword")}
 
     class Handler(BaseHTTPRequestHandler):
+        """Answers one request the reader thread has read whole (`raw`)."""
+
+        def __init__(self, request: socket.socket, client_address: Any, server: Any, raw: bytes):
+            self.raw = raw
+            super().__init__(request, client_address, server)
+
         def setup(self) -> None:
-            self.timeout = timeout  # per read: a client that stops sending is dropped
-            super().setup()
-            # and for the whole request: one that trickles a byte now and then is dropped too
-            self.deadline = threading.Timer(timeout, self._drop)
-            self.deadline.start()
-
-        def _drop(self) -> None:
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-        def finish(self) -> None:
-            self.deadline.cancel()
-            super().finish()
+            self.connection = self.request
+            self.rfile = io.BytesIO(self.raw)
+            self.wfile = _Writer(self.request)
 
         def do_GET(self) -> None:
             if self.path == "/health":
@@ -154,7 +294,6 @@ def make_server(
                 self.refused_body = int(length) if len(length) <= 12 else MAX_DRAIN + 1
                 raise BadRequest(413, f"the body is {length[:20]} bytes; at most {MAX_BODY} are accepted")
             raw = self.rfile.read(int(length))
-            self.deadline.cancel()  # the request is in: answering may take its time
             try:
                 body = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -173,8 +312,9 @@ def make_server(
         def _drain(self, limit: int) -> None:
             try:
                 self.connection.shutdown(socket.SHUT_WR)  # the reply is complete
+                limit -= len(self.rfile.read())  # what the reader had already
                 while limit > 0:
-                    chunk = self.rfile.read1(min(limit, 1 << 16))
+                    chunk = self.connection.recv(min(limit, 1 << 16))
                     if not chunk:
                         break
                     limit -= len(chunk)
@@ -184,7 +324,7 @@ def make_server(
         def log_message(self, format: str, *args: Any) -> None:  # quiet: one line per error is enough
             pass
 
-    return PooledHTTPServer((host, port), Handler, workers=workers, waiting=waiting)
+    return PooledHTTPServer((host, port), Handler, workers=workers, waiting=waiting, timeout=timeout)
 
 
 def _texts(body: dict[str, Any], key: str) -> list[str]:

@@ -118,8 +118,19 @@ def corpus_source(rows: int) -> Source:
     return Source("Common Voice + Tatoeba sentences", rows, **CORPUS)
 
 
-def v3_rows(split: str) -> tuple[list[str], list[str], Source]:
+def v3_rows(split: str, exclude: tuple[str, ...] = ()) -> tuple[list[str], list[str], Source]:
     """Data v3's extra rows (`split` "train" or "dev"): 97 more languages, and more text (news,
-    health, Wikipedia translations) for the small classes of the first 104."""
+    health, Wikipedia translations) for the small classes of the first 104; without `exclude`."""
     labels, texts = read_labelled(default_data("langid", f"v3/{split}_extra.tsv.gz"))
+    if exclude:
+        kept = [i for i, label in enumerate(labels) if label not in exclude]
+        labels, texts = [labels[i] for i in kept], [texts[i] for i in kept]
     return labels, texts, Source(f"data v3 extra {split} rows ({len(set(labels))} languages)", len(texts), **V3)
+
+
+def flores_rows(labels: set[str], every: int = 1) -> tuple[list[str], list[str]]:
+    """FLORES-200 dev rows (`v3/flores_dev.tsv.gz`: out of domain, never trained on) of `labels`,
+    every `every`-th: what the default model's epoch is chosen on."""
+    gold, texts = read_labelled(default_data("langid", "v3/flores_dev.tsv.gz"))
+    kept = [(g, t) for g, t in zip(gold, texts) if g in labels][::every]
+    return [g for g, _ in kept], [t for _, t in kept]

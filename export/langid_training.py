@@ -23,7 +23,16 @@ from bowgram.runtime.padding import bags, pad
 from bowgram.runtime.tasks.langid import metrics_of
 
 from . import tutorial
-from .langid_data import corpus_source, corpus_words, language_table, udhr_rows, v3_rows, wordfreq_words
+from .known_letters import known_letters
+from .langid_data import (
+    corpus_source,
+    corpus_words,
+    flores_rows,
+    language_table,
+    udhr_rows,
+    v3_rows,
+    wordfreq_words,
+)
 from .reproduce import Reproduction
 from .train_config import TrainConfig, fitted, no_grad, recorded, warn_if_undertrained
 from .training import Quality, Source, TaskTraining, Trained, default_data
@@ -56,7 +65,13 @@ class LangidConfig:
     wordfreq_words: int = 5000  # --data default: per language wordfreq covers, its top words, one per row
     udhr: bool = True  # --data default: add the UDHR translations
     class_weight_power: float = 0.5  # rows of a class weigh (largest class / its size) ** this: 0 none, 1 balanced
-    calibrate: bool = True  # fit a softmax temperature on half of dev (sentences + spans), folded into the weights
+    calibrate: bool = True  # fit a softmax temperature on the tuning half of dev (sentences + spans), folded in
+    drop_format: bool = True  # format characters (zero-width space, soft hyphen, ...) join letters, not split words
+    known_scripts: bool = True  # letters of scripts the training text lacks are boundaries (`known_letters.py`)
+    # --data default: choose the epoch on FLORES-200 dev (out of domain, every 5th row: sentences and 1-3 word
+    # spans), as candidates are chosen, not on in-domain dev alone (it picked epoch 7 of 7 before; FLORES and
+    # the even half of dev now both pick 6)
+    stop_on_flores: bool = True
     fp16_embeddings: bool = True  # ship the embedding table as float16: half the size, same answers
     v3: bool = True  # --data default: add data v3's extra rows (97 more languages, more text for small ones)
     dev: str | None = None  # --data FILE: a labelled file to stop early and calibrate on, instead of 5% of FILE
@@ -85,7 +100,7 @@ TUTORIAL = LangidConfig(
 def load_data(data: str, seed: int = 0, v3: bool = False, exclude: tuple[str, ...] = (), dev: str | None = None):
     """(train_labels, train_texts, dev_labels, dev_texts, sources of train) for tutorial, default or
     a file; with the default data, `exclude`d labels are left out of all four."""
-    train_labels, train_texts, dev_labels, dev_texts, sources = _read_data(data, seed, v3, dev)
+    train_labels, train_texts, dev_labels, dev_texts, sources = _read_data(data, seed, v3, dev, exclude)
     if exclude and data == "default":  # the default corpus's labels; a file of one's own keeps all of its own
         train_labels, train_texts = _without(exclude, train_labels, train_texts)
         dev_labels, dev_texts = _without(exclude, dev_labels, dev_texts)
@@ -97,7 +112,7 @@ def _without(exclude: tuple[str, ...], labels: list[str], texts: list[str]) -> t
     return [label for label, _ in kept], [text for _, text in kept]
 
 
-def _read_data(data: str, seed: int, v3: bool, dev_file: str | None = None):
+def _read_data(data: str, seed: int, v3: bool, dev_file: str | None = None, exclude: tuple[str, ...] = ()):
     if data == "tutorial":
         (tl, tt), (dl, dt) = zip(*tutorial.LANGID_TRAIN), zip(*tutorial.LANGID_TEST)
         return list(tl), list(tt), list(dl), list(dt), [Source.given(data, len(tl))]
@@ -106,8 +121,8 @@ def _read_data(data: str, seed: int, v3: bool, dev_file: str | None = None):
         dev_labels, dev_texts = read_labelled(default_data("langid", "dev.tsv.gz"))
         sources = [corpus_source(len(train_texts))]
         if v3:
-            extra_labels, extra_texts, source = v3_rows("train")
-            dev_extra_labels, dev_extra_texts, _ = v3_rows("dev")
+            extra_labels, extra_texts, source = v3_rows("train", exclude)  # the source counts what is kept
+            dev_extra_labels, dev_extra_texts, _ = v3_rows("dev", exclude)
             train_labels, train_texts = train_labels + extra_labels, train_texts + extra_texts
             dev_labels, dev_texts = dev_labels + dev_extra_labels, dev_texts + dev_extra_texts
             sources.append(source)
@@ -163,7 +178,16 @@ def train(data: str, config: LangidConfig) -> Trained:
         min_n=config.min_n if config.max_n else 0,
         max_n=config.max_n,
         buckets=config.buckets if config.max_n else 0,
+        drop_format=config.drop_format,
     )
+    if config.known_scripts:
+        spec = dataclasses.replace(spec, known_letters=known_letters(train_texts, spec))
+    on_flores = data == "default" and config.v3 and config.stop_on_flores
+    (tune_labels, tune_texts), (held_labels, held_texts), validation = split_dev(dev_labels, dev_texts, on_flores)
+    stop_labels, stop_texts, stop_name = tune_labels, tune_texts, "dev"
+    if on_flores:
+        stop_labels, stop_texts = flores_rows(set(train_labels), every=5)
+        stop_name = "flores"
     vocab = build_vocab(spec, train_texts, config.min_count, config.max_words) if spec.word_features else {}
     featurizer = Featurizer(spec, vocab)
     train_labels, train_texts, sources = _with_extra_rows(data, config, spec, train_labels, train_texts, sources)
@@ -175,7 +199,8 @@ def train(data: str, config: LangidConfig) -> Trained:
     counts = np.bincount(y, minlength=len(names))
     balance = (counts.max() / np.maximum(counts, 1)) ** config.class_weight_power
     class_weight = torch.tensor(balance, dtype=torch.float32, device=device)
-    dev_short = short_spans(dev_labels, dev_texts, config.train.seed + 1)
+    tune_short = short_spans(tune_labels, tune_texts, config.train.seed + 1)
+    stop_short = short_spans(stop_labels, stop_texts, config.train.seed + 1)
     model = BowClassifier(featurizer.num_ids, len(names), config.dim, config.hidden).to(device)
     if data != "tutorial":  # the tutorial keeps its own settings
         config = dataclasses.replace(config, train=fitted(config.train, len(keep)))
@@ -195,9 +220,9 @@ def train(data: str, config: LangidConfig) -> Trained:
             )
 
     def score(m):
-        full = accuracy(m, featurizer, index, dev_labels, dev_texts, device)
-        short = accuracy(m, featurizer, index, *dev_short, device)
-        return {"dev_accuracy": full, "dev_short_accuracy": short, "score": (full + short) / 2}
+        full = accuracy(m, featurizer, index, stop_labels, stop_texts, device)
+        short = accuracy(m, featurizer, index, *stop_short, device)
+        return {f"{stop_name}_accuracy": full, f"{stop_name}_short_accuracy": short, "score": (full + short) / 2}
 
     model, history, best = fit(model, batches, -(-len(keep) // batch_size), score, config.train)
     sample = keep[:5000]
@@ -207,7 +232,7 @@ def train(data: str, config: LangidConfig) -> Trained:
     if data != "tutorial":
         warn_if_undertrained(trained_on, len(history) * -(-len(keep) // batch_size), "the language identifier")
     calibration = (
-        _calibrate(model, featurizer, index, dev_labels, dev_texts, dev_short, device)
+        _calibrate(model, featurizer, index, tune_labels, tune_texts, tune_short, device)
         if config.calibrate
         else {"temperature": 1.0}
     )
@@ -240,12 +265,13 @@ def train(data: str, config: LangidConfig) -> Trained:
             "train_rows": len(keep),
             "device": str(device),
             "calibration": calibration,
+            "validation": validation,
         },
-        example_texts=_example_texts(dev_labels, dev_texts) + tutorial_examples(),
-        evaluate=lambda p: metrics_of(p, dev_labels, dev_texts, confusions=1000),
+        example_texts=_example_texts(held_labels, held_texts) + tutorial_examples(),
+        evaluate=lambda p: metrics_of(p, held_labels, held_texts, confusions=1000),
         quality=Quality(
-            "dev accuracy",
-            lambda p: metrics_of(p, dev_labels, dev_texts)["accuracy"],
+            "held-out dev accuracy",
+            lambda p: metrics_of(p, held_labels, held_texts)["accuracy"],
             lambda fp32, int8: int8 >= fp32 - 0.003,
             "int8 accuracy at most 0.3 points below fp32",
         ),
@@ -307,13 +333,13 @@ def _calibrate(
     dev_short: tuple[list[str], list[str]],
     device: torch.device,
 ) -> dict[str, float]:
-    """Temperature scaling: the T that minimizes the negative log-likelihood of the even rows of dev
-    sentences and spans (the odd rows stay for measuring), folded into the output layer:
-    log_softmax(z / T) = log_softmax((W / T) x + b / T)."""
+    """Temperature scaling: the T that minimizes the negative log-likelihood of the tuning rows of
+    dev, sentences and spans (`split_dev`: the held-out half stays for measuring), folded into the
+    output layer: log_softmax(z / T) = log_softmax((W / T) x + b / T)."""
     import torch
     import torch.nn.functional as F
 
-    labels, texts = dev_labels[::2] + dev_short[0][::2], dev_texts[::2] + dev_short[1][::2]
+    labels, texts = dev_labels + dev_short[0], dev_texts + dev_short[1]
     x = featurizer(texts)
     rows = np.flatnonzero((x.lengths() > 0) & np.array([label in index for label in labels]))
     if len(rows) < 100:  # too little to fit one number reliably
@@ -333,6 +359,35 @@ def _calibrate(
         "nll_before": nll[int(torch.argmin(torch.abs(grid - 1.0)))],
         "nll_after": nll[best],
     }
+
+
+HELD_OUT_MIN_ROWS = 1000  # a dev set this big is halved: one half tunes, the other measures
+
+
+def split_dev(labels: list[str], texts: list[str], on_flores: bool = False):
+    """(tuning rows, held-out rows, how they were chosen). The tuning rows choose the epoch (unless
+    FLORES-200 dev does, `on_flores`) and fit the temperature; the held-out rows are what the
+    report and the int8 check measure, so those figures are not flattered by the choices they
+    would judge. Alternate rows, so every language is in both halves. A smaller dev set is not
+    halved (each half would be too noisy to stop on): it does both, and the report says its
+    figures are optimistic."""
+    if len(labels) < HELD_OUT_MIN_ROWS:
+        return (
+            (labels, texts),
+            (labels, texts),
+            f"all {len(labels):,} dev rows chose the epoch and fitted the temperature, and are what the "
+            "figures below measure (too few to halve: the figures are optimistic)",
+        )
+    tuned = (
+        "neither the epoch's choice (FLORES-200 dev) nor calibration saw; the even rows fitted the temperature"
+        if on_flores
+        else "neither early stopping nor calibration saw; the even rows chose the epoch and fitted the temperature"
+    )
+    return (
+        (labels[::2], texts[::2]),
+        (labels[1::2], texts[1::2]),
+        f"the odd dev rows ({len(labels) // 2:,} of {len(labels):,}), which {tuned}",
+    )
 
 
 def tutorial_examples() -> list[str]:

@@ -106,7 +106,8 @@ def _markdown(task: str, metrics: dict[str, Any], table: str, plots: list[str], 
         + (
             "(lower is better: validation perplexity)."
             if "valid_perplexity" in history[0] or "models" in best
-            else "(higher is better: the mean of dev accuracy on sentences and on short spans)."
+            else "(higher is better: the mean of accuracy on sentences and on short spans of the set it "
+            "names: FLORES-200 dev for the default model, else dev)."
         ),
     ]
     lines += [""] + [f"![{p}]({p})" for p in plots] + [""]

@@ -35,6 +35,21 @@ export declare class LanguageIdentifier {
   inputIds(text: string): number[];
   units(text: string): string[];
   run(idRows: number[][]): Promise<Float32Array[]>;
+  /** The bundle's writer's cache (model.cache), or null. */
+  readonly cache: { window: number; unigram: number; bigram: number } | null;
+  /** A new writer: answers that adapt to what it is given to write. */
+  writer(): Writer;
+}
+
+/** One user's writing (never shared): the model mixed with a cache of the words written. */
+export declare class Writer {
+  /** The written text up to its last space, and the word being typed after it. */
+  readonly context: string;
+  readonly typing: string;
+  /** Append what the user typed (spaces included; a blank line ends a paragraph). */
+  write(text: string): void;
+  /** Completions of the word being typed, or after a space the next word. */
+  predict(options?: { k?: number }): Promise<Answer>;
 }
 
 export declare class NextWordPredictor {

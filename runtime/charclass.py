@@ -79,13 +79,16 @@ def codepoints(text: str) -> np.ndarray:
 
 def table() -> dict[str, object]:
     """This Python's Unicode data in the compact form the JavaScript runtime ships: the class of
-    every code point as runs `[first code point, class letter]`, and the full case folding of every
+    every code point as runs `[first code point, class letter]` (F: a format character, Cf, which
+    is class C but which a featurizer may drop; X: unassigned, class C), and the full case folding of every
     code point that has one."""
     runs: list[list[object]] = []
     previous = ""
     for cp in range(CODE_POINTS):
         cls = "C" if 0xD800 <= cp <= 0xDFFF else category_class(cp)
-        if unicodedata.category(chr(cp)) == "Cn":
+        if unicodedata.category(chr(cp)) == "Cf":
+            cls = "F"  # class C, and dropped by a featurizer with drop_format
+        elif unicodedata.category(chr(cp)) == "Cn":
             cls = "X"  # unassigned: class C, and left alone by normalization and folding
         if cls != previous:
             runs.append([cp, cls])
@@ -115,7 +118,9 @@ HARD_TEXTS = (
     "שָׁלוֹם עוֹלָם \u200fمَرْحَبًا بِالْعَالَمِ می\u200cخواهم",  # RTL with marks, RLM, ZWNJ
     "ᏣᎳᎩ ꮳꮃꭹ ᲛᲐᲠᲗᲐ ᾳ \u0345 Ǆ ǅ",  # Cherokee folds to capitals; Mtavruli; U+0345; titlecase
     "Silben\u00adtrennung zero\u200bwidth a\u0000b\tc",  # soft hyphen, ZWSP, NUL, tab
+    "Eng\u200blish wo\u2060rd \u202eright\u202c\u200e-to-left \ufeffbom \u180emvs",  # more format characters
     "hola \U0001fae8 mundo \U00031350\U00031351 a\U0001e030b",  # assigned only after Unicode 14
     "Thy youth\u2019s proud \u02bctis beauty\u2018s ＇quoted＇",  # apostrophes of every kind
+    "ᱥᱟᱱᱛᱟᱲᱤ ᱯᱟᱹᱨᱥᱤ and ꦧꦱꦗꦮ script",  # Ol Chiki, Javanese: scripts a model may not know
     "12345 !!! ??? 🙂🙂 ---",  # no letters at all
 )

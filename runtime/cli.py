@@ -222,7 +222,7 @@ def _answer(texts: tuple[str, ...], job: streaming.Job, io: dict[str, Any]) -> N
         return
     if fmt in ("parquet", "csv"):
         if job.method != "predict":
-            raise InputError(f"--format {fmt} writes labels; --segments and --shares write text or JSON")
+            raise InputError(f"--format {fmt} writes labels; --segments, --shares and --adapt write text or JSON")
         from .columns import run_table
 
         report = run_table(job, input_path, output_path, fmt, count)
@@ -319,7 +319,7 @@ def langid(
     """Identify the language of each text: TEXT arguments, or lines of --input / stdin, answered
     as they are read (any size; --workers for more cores).
 
-    Example: bowgram langid "Yo creo que sí"   (prints: es 0.77…)
+    Example: bowgram langid "Yo creo que sí"   (prints: es 0.75…)
     """
     from .tasks.langid import MAX_CHARS
 
@@ -357,6 +357,12 @@ def langid(
 @_options
 @click.option("-k", type=click.IntRange(min=1), default=5, show_default=True, help="Words per context.")
 @click.option("--prefix", help="Only words starting with this (completion of a half-typed word).")
+@click.option(
+    "--adapt",
+    is_flag=True,
+    help="One writer reads the texts in turn (a blank line ends a paragraph): each answer is the next word "
+    "after all of them so far, from the model and the bundle's writer's cache of the words written. One worker.",
+)
 @_stream_options
 def next_word(
     texts: tuple[str, ...],
@@ -366,6 +372,7 @@ def next_word(
     precision: str,
     k: int,
     prefix: str | None,
+    adapt: bool,
     field: str | None,
     on_error: str,
     as_json: bool,
@@ -376,10 +383,13 @@ def next_word(
     Example: bowgram nextword "to be or not to" -k 5   (also: bowgram next-word)
     """
     texts, io = _stream_io(texts, io)
+    if adapt:
+        _refuse_unused({"prefix": "does not apply to --adapt", "workers": "does not apply to --adapt: one writer"})
     job = streaming.Job(
         task="nextword",
         load={"path": bundle, "backend": backend, "threads": threads, "precision": precision},
-        predict={"k": k, "prefix": prefix},
+        predict={"k": k} if adapt else {"k": k, "prefix": prefix},
+        method="adapted" if adapt else "predict",
         fmt="json" if as_json and io["fmt"] == "text" else io["fmt"],
         field=field,
         answer_key=tasks.get("nextword").answer[0],

@@ -5,17 +5,23 @@ language can reproduce the ids from the manifest and `vocab.json` alone:
 
 1. Fold the text (`charclass.py`): Unicode `normalization` (NFKC by default), then full case
    folding (CaseFolding.txt C+F) if `casefold`; not normalized again.
-2. Every code point whose general category in `unicode_version` is a letter (L*) or a mark (M*)
-   is kept, in every plane (variation selectors U+E0100..E01EF are marks); every other one
+2. With `drop_format`, format characters (general category Cf: soft hyphen, zero-width space,
+   joiners, direction marks and overrides, word joiner, BOM) are removed: invisible, they join
+   the letters around them instead of splitting a word.
+3. Every code point whose general category in `unicode_version` is a letter (L*) or a mark (M*)
+   is kept, in every plane (variation selectors U+E0100..E01EF are marks), unless
+   `known_letters` is given and the code point lies in none of its `[first, last]` ranges (the
+   scripts of the training text; the letters of any other script are not evidence of a language
+   the model knows, so a text written only in them answers `und`). Every other code point
    (numbers, punctuation, symbols, spaces, controls, unassigned) is a word boundary.
    A word is a maximal run of kept code points.
-3. Word features: a word found in `vocab.json` gives its id (1..V). Unknown words give nothing.
-4. Character n-gram features (fastText style): each word is wrapped in boundary markers
+4. Word features: a word found in `vocab.json` gives its id (1..V). Unknown words give nothing.
+5. Character n-gram features (fastText style): each word is wrapped in boundary markers
    (code point 32, a space: `" word "`), and every substring of `min_n`..`max_n` code points
    of the wrapped word is hashed, except the lone marker. Hash = 32-bit FNV-1a over code
    points: `h = 2166136261; for c in gram: h = ((h ^ c) * 16777619) mod 2**32`.
    Its id is `1 + V + h % buckets`.
-5. A text's ids, in order: word ids (in text order), then n-grams by n ascending, each in
+6. A text's ids, in order: word ids (in text order), then n-grams by n ascending, each in
    text order. Id 0 is padding. A text without letters has no ids: the model would answer its
    bias alone, so every runtime answers `und` (undetermined) for it without running the model.
 
@@ -25,7 +31,11 @@ pad for a model: `padding.py` does that, so callers can bucket by length first.
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -43,6 +53,8 @@ BOUNDARY = 32  # the code point that separates words and wraps them for n-grams
 KIND = "words+char-ngrams"
 MAX_N = 8  # longest n-gram a manifest may ask for (bounds the work per character)
 MAX_BUCKETS = 2**24  # most hash buckets (the embedding table has one row each)
+MAX_RANGES = 10_000  # most known_letters ranges a manifest may list
+_KEPT, _SPLIT, _DROPPED = 1, 2, 3  # what a code point of folded text is to a recipe (`_Characters.kinds`)
 _DROPPED_IN_V2 = ("boundary_codepoint",)  # format 1 recorded it; it was always 32
 TABLE_MIN_CHARS = 2048  # shorter calls: a dict lookup per word beats numpy's fixed costs (measured on dev
 # sentences: 1,351 characters 5.3 vs 5.8 µs a text with the table, 2,601 characters 4.2 vs 4.1)
@@ -61,16 +73,27 @@ class FeaturizerSpec:
     buckets: int = 2**17
     hash: str = "fnv1a32-codepoints"
     unicode_version: str = charclass.UNICODE_VERSION
+    drop_format: bool = False  # remove format characters (Cf) after folding
+    known_letters: tuple[tuple[int, int], ...] = ()  # [first, last] code point ranges; (): every letter
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": KIND, **asdict(self)}
+        data = {"kind": KIND, **asdict(self)}
+        if not self.drop_format:  # absent from bundles made before these fields (format 3 reads either way)
+            del data["drop_format"]
+        data["known_letters"] = [list(r) for r in self.known_letters]
+        if not self.known_letters:
+            del data["known_letters"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], format_version: int = FORMAT_VERSION) -> FeaturizerSpec:
         """The spec of a manifest; every field is honoured and bounded, an unknown one is refused."""
         if isinstance(data, dict) and format_version == 1:
             data = {k: v for k, v in data.items() if k not in _DROPPED_IN_V2}
-        spec = cls(**spec_fields(cls, data, KIND, "featurizer"))
+        ranges = _ranges(data.get("known_letters", []) if isinstance(data, dict) else [])
+        if isinstance(data, dict) and "known_letters" in data:
+            data = {k: v for k, v in data.items() if k != "known_letters"}
+        spec = cls(**spec_fields(cls, data, KIND, "featurizer"), known_letters=ranges)
         normal_form(spec.normalization)
         if spec.hash != "fnv1a32-codepoints" or spec.keep != "unicode-letters-and-marks":
             raise BundleError("featurizer: unsupported hash or character class in manifest")
@@ -84,11 +107,20 @@ class FeaturizerSpec:
         return spec
 
 
-def _is_letter(cp: np.ndarray) -> np.ndarray:
-    """Letter-or-mark mask for code points."""
-    cls = charclass.classes(cp)
-    letter: np.ndarray = (cls == charclass.LETTER) | (cls == charclass.MARK)
-    return letter
+def _ranges(data: object) -> tuple[tuple[int, int], ...]:
+    """`known_letters` of a manifest, checked: [first, last] code points, ascending, apart."""
+    if not isinstance(data, list) or len(data) > MAX_RANGES:
+        raise BundleError(f"featurizer.known_letters must be a list of at most {MAX_RANGES} [first, last] ranges")
+    out: list[tuple[int, int]] = []
+    for r in data:
+        ok = isinstance(r, list) and len(r) == 2 and all(type(x) is int for x in r)
+        if not ok or not 0 <= r[0] <= r[1] < charclass.CODE_POINTS or (out and r[0] <= out[-1][1]):
+            raise BundleError(
+                f"featurizer.known_letters: {str(r)[:40]} is not a [first, last] code point range "
+                "after the previous one (ranges ascend and do not overlap)"
+            )
+        out.append((r[0], r[1]))
+    return tuple(out)
 
 
 class Features:
@@ -153,6 +185,57 @@ class Features:
         return self._csr
 
 
+class _Characters:
+    """What each character is to a recipe's rules (part of words, a boundary, or dropped), as a
+    numpy table for batches and str.translate tables for one text, each filled on first sight of
+    a code point (a cold start pays only for the characters it meets). Shared by the featurizers
+    of one recipe in a process: a bundle loaded again starts warm."""
+
+    _shared: dict[tuple[object, ...], _Characters] = {}
+
+    def __init__(self, spec: FeaturizerSpec):
+        self.normalization, self.casefold = spec.normalization, spec.casefold
+        self.drop_format, self.ranges = spec.drop_format, spec.known_letters
+        self.table = np.zeros(charclass.CODE_POINTS, dtype=np.uint8)  # `kinds`; 0: not looked up yet
+        self.spaces = _Translate(self._folded_char)  # folded text → words split by spaces
+        self.letterish = _Translate(self._original_char)  # original text → runs of "a"
+
+    @classmethod
+    def of(cls, spec: FeaturizerSpec) -> _Characters:
+        key = (spec.normalization, spec.casefold, spec.drop_format, spec.known_letters)
+        found = cls._shared.get(key)
+        if found is None:
+            found = cls._shared[key] = cls(spec)
+        return found
+
+    def kept(self, cp: int) -> bool:
+        if charclass.category_class(cp) not in "LM":
+            return False
+        i = bisect.bisect_right(self.ranges, (cp, charclass.CODE_POINTS)) - 1
+        return not self.ranges or (i >= 0 and cp <= self.ranges[i][1])
+
+    def dropped(self, cp: int) -> bool:
+        return self.drop_format and unicodedata.category(chr(cp)) == "Cf"
+
+    def kinds(self, cps: np.ndarray) -> np.ndarray:
+        """_KEPT, _SPLIT or _DROPPED for each code point of folded text."""
+        out: np.ndarray = self.table[cps]
+        if not out.all():
+            for c in np.unique(cps[out == 0]).tolist():
+                self.table[c] = _DROPPED if self.dropped(c) else _KEPT if self.kept(c) else _SPLIT
+            out = self.table[cps]
+        return out
+
+    def _folded_char(self, cp: int) -> str:
+        return "" if self.dropped(cp) else chr(cp) if self.kept(cp) else " "
+
+    def _original_char(self, cp: int) -> str:
+        if self.dropped(cp):
+            return "a"  # joins the letters around it
+        folded = charclass.fold(chr(cp), self.normalization, self.casefold)
+        return "a" if any(self.kept(ord(c)) for c in folded) else " "
+
+
 class Featurizer:
     """Vectorized over the whole batch: numpy for words, n-grams and hashing (folding is text by
     text, see `charclass.fold_each`)."""
@@ -166,6 +249,21 @@ class Featurizer:
         self._table: WordTable | None = None  # built on the first big batch
         self._table_failed = False
         self._form = normal_form(spec.normalization)
+        self._chars = _Characters.of(spec)
+
+    def kept(self, cp: int) -> bool:
+        """Whether a folded code point is part of words: a letter or mark of a known script."""
+        return self._chars.kept(cp)
+
+    def split(self, text: str) -> list[str]:
+        """The folded words of one text, as `words()` finds them, without numpy (one text at a time
+        is where numpy's fixed costs dominate)."""
+        return charclass.fold(text, self._form, self.spec.casefold).translate(self._chars.spaces).split()
+
+    def letter_runs(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) offsets of the runs of `text` (not folded) whose characters fold to word
+        characters: the stretches `segments` labels; each run's words are `split(text[start:end])`."""
+        return [m.span() for m in _LETTER_RUN.finditer(text.translate(self._chars.letterish))]
 
     def _letters(self, texts: list[str], folded: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Collapsed code points of the batch: words separated by one boundary (32). `folded`:
@@ -183,7 +281,11 @@ class Featurizer:
         spans = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1
         spans = np.append(spans, 1) if len(texts) else np.ones(2, dtype=np.int64)  # no texts: "\0\0"
         text_index = np.repeat(np.arange(len(spans)), spans)
-        letter = _is_letter(cp)
+        kind = self._chars.kinds(cp)
+        if self.spec.drop_format and kind.max(initial=0) == _DROPPED:  # _DROPPED is the highest kind
+            visible = kind != _DROPPED
+            cp, text_index, kind = cp[visible], text_index[visible], kind[visible]
+        letter = kind == _KEPT
         keep = letter.copy()
         keep[1:] |= letter[:-1]  # the boundary right after each word
         keep[0] = True  # and one before the first word
@@ -311,6 +413,21 @@ class Featurizer:
             else:
                 counts = _segment_counts(valid, np.minimum(bounds, m - n + 1))
             parts.append((ids, counts))
+
+
+class _Translate(dict[int, str]):
+    """str.translate table filled on first sight of each code point (by `value`)."""
+
+    def __init__(self, value: Callable[[int], str]):
+        super().__init__()
+        self._value = value
+
+    def __missing__(self, cp: int) -> str:
+        value = self[cp] = self._value(cp)
+        return value
+
+
+_LETTER_RUN = re.compile("a+")
 
 
 _FNV_BASIS, _FNV_PRIME = np.uint32(FNV_BASIS), np.uint32(FNV_PRIME)

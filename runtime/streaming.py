@@ -67,7 +67,7 @@ class Job:
     name_key: str = "label"  # "label" or "word" in JSON answers
     on_error: str = "error"
     max_chars: int | None = None  # texts longer than this are marked "truncated" in JSON
-    method: str = "predict"  # the predictor's method that answers a list of texts: predict, segments, shares
+    method: str = "predict"  # the predictor's method that answers a list of texts: predict, segments, shares, adapted
 
 
 @dataclass
@@ -169,6 +169,7 @@ def _ready(fd: int) -> bool:
 
 _PREDICTOR: Any = None
 _JOB: Job | None = None
+_WRITER: Any = None  # `--adapt`: the stream's one writer
 
 
 def start_worker(job: Job) -> None:
@@ -251,6 +252,10 @@ def answer(texts: list[str]) -> list[Any]:
     """This worker's answers for a list of texts (the job's method and options)."""
     job = _JOB
     assert job is not None and _PREDICTOR is not None, "start_worker() first"
+    if job.method == "adapted":  # one writer for the whole stream, chunk after chunk (one worker)
+        global _WRITER
+        _WRITER = _WRITER or _PREDICTOR.writer()  # type: ignore[attr-defined]
+        return _PREDICTOR.adapted(texts, writer=_WRITER, **job.predict) if texts else []  # type: ignore[attr-defined]
     return list(getattr(_PREDICTOR, job.method)(texts, **job.predict)) if texts else []
 
 

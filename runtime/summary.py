@@ -14,6 +14,12 @@ def manifest_summary(m: Manifest) -> str:
         "featurizer:  " + ", ".join(f"{k}={v}" for k, v in m.featurizer.items()),
         "producer:    " + ", ".join(f"{k} {v}" for k, v in m.producer.items()),
     ]
+    cache = m.model.get("cache")
+    if isinstance(cache, dict):  # validated by the task on load
+        lines.append(
+            f"writer:      a cache of the last {cache.get('window')} tokens written, weights {cache.get('unigram')} "
+            f"(words) and {cache.get('bigram')} (word pairs): lm.writer(), bowgram nextword --adapt"
+        )
     for source in m.model.get("training_data", []):  # where the model learnt from, one line each
         if isinstance(source, dict):
             rows = f"{source['rows']:,}" if isinstance(source.get("rows"), int) else "?"

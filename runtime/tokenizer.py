@@ -105,6 +105,9 @@ def normal_form(name: str) -> NormalForm:
     raise BundleError(f"normalization: unknown form {name!r}, expected one of {NORMAL_FORMS}")
 
 
+PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")  # a blank line
+
+
 class Tokenizer:
     def __init__(self, spec: TokenizerSpec):
         self.spec = spec
@@ -131,7 +134,7 @@ class Tokenizer:
     def sequences(self, text: str) -> list[list[str]]:
         """Token lists of the paragraphs of `text` (split at blank lines), each ending with `</s>`:
         how training and evaluation cut a corpus."""
-        paragraphs = re.split(r"\n[ \t\r\f\v]*\n", text.replace("\r\n", "\n"))
+        paragraphs = PARAGRAPH_BREAK.split(text.replace("\r\n", "\n"))
         return [toks + [EOS] for toks in map(self.tokens, paragraphs) if toks]
 
 

@@ -28,38 +28,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import charclass
-
 if TYPE_CHECKING:
     from .featurizer import Featurizer
 
 CACHE_BYTES = 8 << 20  # the cache's rows at most; its capacity in words follows from the row width
 MAX_CACHED_CHARS = 64  # longer words are scored every time they occur, never kept
-
-
-class _NonLetters(dict[int, str]):
-    """str.translate table: every code point that is not a letter or mark becomes a space, the
-    others stay (looked up once per code point, as the featurizer classes it)."""
-
-    def __missing__(self, cp: int) -> str:
-        value = chr(cp) if charclass.category_class(cp) in "LM" else " "
-        self[cp] = value
-        return value
-
-
-_SPACES = _NonLetters()
-
-
-def fold_and_split(text: str, normalization: str, casefold: bool) -> tuple[str, list[str]]:
-    """The folded text and its words, as `Featurizer.words` finds them, without numpy (one text
-    at a time is where numpy's fixed costs dominate)."""
-    folded = charclass.fold(text, normalization, casefold)
-    return folded, folded.translate(_SPACES).split()
-
-
-def split_words(text: str, normalization: str, casefold: bool) -> list[str]:
-    """The folded words of one text (see `fold_and_split`)."""
-    return fold_and_split(text, normalization, casefold)[1]
 
 
 class WordScores:

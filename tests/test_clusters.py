@@ -23,7 +23,9 @@ def texts() -> list[str]:
 def assert_same(labels: list[str], probs: list[float], texts: list[str]) -> None:
     answers = load(task="langid").predict(texts)
     assert labels == [a[0][0] for a in answers]
-    assert probs == pytest.approx([a[0][1] for a in answers], abs=1e-6)  # batches differ: float sums only
+    # batches of other texts pad rows to other widths, so float32 sums run in another order (1.06e-6
+    # apart at most on these texts, measured); the bundles' own tolerance is 1e-4
+    assert probs == pytest.approx([a[0][1] for a in answers], abs=1e-5)
 
 
 def test_spark_udf_on_local_spark(texts):

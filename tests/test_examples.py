@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import select
 import socket
 import subprocess
 import sys
@@ -124,27 +123,53 @@ def test_web_service_limits_bodies_and_has_a_health_check(tutorial_bundles):
         server.server_close()
 
 
-def test_slow_clients_hold_a_bounded_number_of_threads(tutorial_bundles):
-    server = _server(tutorial_bundles, timeout=1.0, workers=2, waiting=4)
+def test_slow_clients_neither_hold_workers_nor_delay_a_normal_request(tutorial_bundles):
+    server = _server(tutorial_bundles, timeout=2.0, workers=2, waiting=4)
     port = server.server_address[1]
     before = threading.active_count()
-    slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+    slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(300)]
     try:
         for conn in slow:
             conn.sendall(b"POST /langid HTTP/1.0\r\nContent-Length: 50\r\n\r\n{")  # and then nothing
-        time.sleep(0.5)
-        assert threading.active_count() <= before + 2 * 2  # two workers and their deadline timers, whatever the load
-        answered, _, _ = select.select(slow, [], [], 0.2)
-        busy = [s for s in answered if s.recv(4096).startswith(b"HTTP/1.0 503")]
-        assert len(busy) == 40 - 2 - 4  # beyond the workers and the waiting line: 503 at once
-        deadline = time.monotonic() + 15  # the slow clients time out (1 s each): then a request is served
-        while (answer := _raw(port, _post("/langid", b'{"texts": ["Give it to me"]}')))[0] == 503:
-            assert time.monotonic() < deadline, "the slow clients still hold every worker"
-            time.sleep(0.25)
+        time.sleep(0.3)
+        started = time.monotonic()
+        answer = _raw(port, _post("/langid", b'{"texts": ["Give it to me"]}'))
         assert answer[0] == 200 and answer[1]["results"][0]["predictions"][0]["label"] == "ENGLISH"
+        assert time.monotonic() - started < 1.5  # answered at once, not after the slow clients time out
+        assert threading.active_count() <= before + 2  # the two workers, whatever the number of clients
+        deadline = time.monotonic() + 10  # past their timeout the slow clients are dropped: EOF, no answer
+        for conn in slow[:20]:
+            conn.settimeout(max(0.1, deadline - time.monotonic()))
+            assert conn.recv(4096) == b""
     finally:
         for conn in slow:
             conn.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_full_waiting_line_gets_503_at_once(tutorial_bundles):
+    server = _server(tutorial_bundles, workers=1, waiting=0)
+    port = server.server_address[1]
+    release = threading.Event()
+    original = server.RequestHandlerClass.do_POST
+
+    def held(handler):  # the one worker stays busy until released
+        release.wait(10)
+        original(handler)
+
+    server.RequestHandlerClass.do_POST = held
+    try:
+        first = socket.create_connection(("127.0.0.1", port))
+        first.sendall(_post("/langid", b'{"texts": ["hola"]}'))
+        time.sleep(0.3)
+        assert _raw(port, _post("/langid", b'{"texts": ["hola"]}'))[0] == 503
+        release.set()
+        first.settimeout(10)
+        assert first.recv(4096).startswith(b"HTTP/1.0 200")
+        first.close()
+    finally:
+        release.set()
         server.shutdown()
         server.server_close()
 

@@ -164,3 +164,27 @@ def test_a_restriction_to_unlikely_labels_still_answers_them(identifier):
     weakest = identifier.labels[int(np.argmin(log_probs))]
     (label, p), *_ = identifier.predict("Yo creo que si" * 120, languages=[weakest])  # log-prob about -1244
     assert (label, p) == (weakest, pytest.approx(1.0))
+
+
+@pytest.mark.parametrize(
+    "mark", ["\u200b", "\u00ad", "\u202e", "\u2060", "\ufeff"], ids=["zwsp", "shy", "rlo", "wj", "bom"]
+)
+def test_invisible_format_characters_inside_words_change_nothing(mark):
+    """The default bundle drops format characters (featurizer.drop_format): an English sentence
+    with one between every two letters of each word is English, with the same probabilities."""
+    lid = load(task="langid")
+    text = "The weather is lovely today and we are going for a walk"
+    marked = " ".join(mark.join(word) for word in text.split())
+    assert lid.featurizer.spec.drop_format
+    got, expected = lid.predict(marked, k=3), lid.predict(text, k=3)
+    assert [label for label, _ in got] == [label for label, _ in expected] and expected[0][0] == "en"
+    assert [p for _, p in got] == pytest.approx([p for _, p in expected], rel=1e-6)
+
+
+def test_text_in_a_script_the_default_model_never_saw_is_undetermined():
+    """Ol Chiki (Santali) and Javanese script are in none of the training text: their letters are
+    boundaries (featurizer.known_letters), so the text answers und instead of a confident guess."""
+    lid = load(task="langid")
+    assert lid.predict("ᱥᱟᱱᱛᱟᱲᱤ ᱯᱟᱹᱨᱥᱤ ᱨᱮ ᱚᱞ ᱢᱮ") == [("und", 1.0)]
+    assert lid.predict("ꦧꦱꦗꦮ ꦲꦏ꧀ꦱꦫ") == [("und", 1.0)]
+    assert lid.predict("ᱥᱟᱱᱛᱟᱲᱤ The weather is lovely today")[0][0] == "en"  # the known part still counts

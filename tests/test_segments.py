@@ -40,10 +40,10 @@ def test_short_segments_join_a_neighbour():
 
 def test_two_languages_give_two_segments_over_the_texts_own_offsets():
     lid = load(task="langid")
-    text = "Eu gosto muito de café. Me gusta mucho el café."
+    text = "Eu gosto muito de café. Ella trabaja en un hospital de la ciudad."
     assert [(text[a:b], label) for a, b, label, _ in lid.segments(text)] == [
         ("Eu gosto muito de café", "pt"),
-        ("Me gusta mucho el café", "es"),
+        ("Ella trabaja en un hospital de la ciudad", "es"),
     ]
     ligature = "ﬁnancière ｆｕｌｌ report"  # NFKC changes lengths; offsets stay the original text's
     (start, end, _, _), *_ = lid.segments(ligature)
@@ -76,14 +76,15 @@ def test_shares_add_up_and_read_a_text_longer_than_max_chars():
 
 
 def test_cli_segments_and_shares(runner):
-    result = runner.invoke(main, ["langid", "--segments", "Eu gosto muito de café. Me gusta mucho el café.", "123"])
+    text = "Eu gosto muito de café. Ella trabaja en un hospital de la ciudad."
+    result = runner.invoke(main, ["langid", "--segments", text, "123"])
     assert result.exit_code == 0, result.output
     first, second = result.output.splitlines()
-    assert first.startswith("pt 0-22 ") and "\tes 24-46 " in first and second == "und"
+    assert first.startswith("pt 0-22 ") and "\tes 24-64 " in first and second == "und"
     result = runner.invoke(main, ["langid", "--segments", "--json", "Das ist gut"])
     row = json.loads(result.output)
     assert row["segments"][0]["label"] == "de" and row["segments"][0]["text"] == "Das ist gut"
-    result = runner.invoke(main, ["langid", "--shares", "Eu gosto muito de café. Me gusta mucho el café."])
-    assert result.output.split() == ["pt", "0.5000", "es", "0.5000"]
+    result = runner.invoke(main, ["langid", "--shares", text])
+    assert result.output.split() == ["es", "0.6452", "pt", "0.3548"]  # 40 and 22 characters of segments
     result = runner.invoke(main, ["langid", "--segments", "--shares", "x"])
     assert result.exit_code == 2 and "not both" in result.output

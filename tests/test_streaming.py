@@ -125,7 +125,7 @@ def test_the_format_follows_the_input_extension(tmp_path, name):
 
 
 def test_a_lone_dash_reads_standard_input():
-    result = run("langid", "-", stdin=b"Das ist gut\nYo creo que si\n")
+    result = run("langid", "-", stdin="Das ist gut\nCreo que sí, pero no estoy seguro\n".encode())
     assert result.returncode == 0 and [line.split()[0] for line in result.stdout.decode().splitlines()] == ["de", "es"]
 
 

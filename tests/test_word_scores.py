@@ -18,7 +18,7 @@ from bowgram.runtime import charclass, load
 from bowgram.runtime.errors import BundleError
 from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec
 from bowgram.runtime.onnx_weights import Tensor, float_tensors, from_bytes
-from bowgram.runtime.word_scores import MAX_CACHED_CHARS, WordScores, split_words
+from bowgram.runtime.word_scores import MAX_CACHED_CHARS, WordScores
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLES = ["artifacts/langid", "tests/bundles/langid"]  # n-grams and words; words alone
@@ -34,16 +34,15 @@ def dev_texts() -> list[str]:
 @given(st.text(st.characters(codec="utf-8"), max_size=40))
 def test_split_words_finds_the_featurizers_words(text):
     lid = load(task="langid")
-    assert split_words(text, "NFKC", True) == lid.featurizer.words([text])[0]
+    assert lid.featurizer.split(text) == lid.featurizer.words([text])[0]
 
 
 def test_hard_texts_split_alike():
     lid = load(task="langid")
-    assert [split_words(t, "NFKC", True) for t in charclass.HARD_TEXTS] == lid.featurizer.words(
-        list(charclass.HARD_TEXTS)
-    )
+    assert [lid.featurizer.split(t) for t in charclass.HARD_TEXTS] == lid.featurizer.words(list(charclass.HARD_TEXTS))
 
 
+PLAIN = Featurizer(FeaturizerSpec(), {})  # every letter, nothing dropped
 SPECS = [
     FeaturizerSpec(buckets=2**16),
     FeaturizerSpec(min_n=2, max_n=3, buckets=1000),  # no unigrams; buckets not a power of two
@@ -55,7 +54,7 @@ SPECS = [
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(st.characters(categories=("Ll", "Lo", "Mn")), min_size=1, max_size=12), max_size=8))
 def test_of_words_gives_the_featurizers_ids_word_after_word(words):
-    words = [w for t in words for w in split_words(t, "NFKC", True)]  # folded runs of letters, as texts give them
+    words = [w for t in words for w in PLAIN.split(t)]  # folded runs of letters, as texts give them
     vocab = {w: i + 1 for i, w in enumerate(sorted(set(words[::2])))}
     for spec in SPECS:
         featurizer = Featurizer(spec, vocab)
@@ -88,7 +87,7 @@ def test_word_scores_sum_to_the_model(bundle, weights, dev_texts):
     assert (scores.project is not None) == weights
     rows = []
     for text in dev_texts:
-        parts = scores.label_scores(split_words(text, "NFKC", True))
+        parts = scores.label_scores(lid.featurizer.split(text))
         parts = parts[~np.isnan(parts[:, 0])] if len(parts) else parts
         logits = scores.base + parts.sum(axis=0) if len(parts) else np.full(len(lid.labels), np.nan)
         rows.append(logits - logits.max() - np.log(np.exp(logits - logits.max()).sum()))
@@ -152,7 +151,7 @@ def test_the_cache_is_bounded_and_answers_stay_right(dev_texts):
     small = lid.weights().word_scores(capacity=64)  # evicts all the time
     reference = lid.word_scores()
     for text in dev_texts[:300] * 2:
-        words = split_words(text, "NFKC", True)
+        words = lid.featurizer.split(text)
         assert np.allclose(small.label_scores(words), reference.label_scores(words), atol=1e-5, equal_nan=True)
         assert len(small) <= 64
     long_word = "a" * (MAX_CACHED_CHARS + 1)

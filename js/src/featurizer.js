@@ -1,6 +1,6 @@
 // Text -> feature ids for the language identifier: the recipe of the manifest's `featurizer`
 // (kind "words+char-ngrams"), as the Python runtime's featurizer.py states it.
-import { foldText, classOf, L, M } from './unicode.js';
+import { foldText, dropFormat, isFormatChar, classOf, L, M } from './unicode.js';
 
 const FNV_BASIS = 2166136261;
 const FNV_PRIME = 16777619;
@@ -12,12 +12,46 @@ export class Featurizer {
     this.spec = spec;
     this.vocab = spec.word_features ? vocab : new Map();
     this.firstBucketId = 1 + vocab.size;
+    const ranges = spec.known_letters ?? [];
+    this.rangeStarts = Int32Array.from(ranges, (r) => r[0]);
+    this.rangeEnds = Int32Array.from(ranges, (r) => r[1]);
+  }
+
+  /** Whether a folded code point is part of words: a letter or mark of a known script. */
+  kept(cp) {
+    const cls = classOf(cp);
+    if (cls !== L && cls !== M) return false;
+    const n = this.rangeStarts.length;
+    if (!n) return true;
+    let lo = 0, hi = n; // the last range starting at or before cp
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.rangeStarts[mid] <= cp) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 && cp <= this.rangeEnds[lo - 1];
+  }
+
+  /** Fold a text as the recipe says: normalize, case-fold, then drop format characters if asked. */
+  fold(text) {
+    const folded = foldText(text, this.spec.normalization, this.spec.casefold);
+    return this.spec.drop_format ? dropFormat(folded) : folded;
+  }
+
+  /** Whether a code point of a text not yet folded folds to word characters (`segments` labels
+   * the runs of such characters); a dropped format character joins its neighbours. */
+  letterish(cp) {
+    if (this.spec.drop_format && isFormatChar(cp)) return true;
+    for (const c of foldText(String.fromCodePoint(cp), this.spec.normalization, this.spec.casefold)) {
+      if (this.kept(c.codePointAt(0))) return true;
+    }
+    return false;
   }
 
   /** The folded text and its words as [start, end) UTF-16 offsets into it: maximal runs of
    * letters and marks. `folded`: the text is folded already (a word of `words()`). */
   spans(text, folded = false) {
-    if (!folded) text = foldText(text, this.spec.normalization, this.spec.casefold);
+    if (!folded) text = this.fold(text);
     return this.spansOfFolded(text);
   }
 
@@ -26,8 +60,7 @@ export class Featurizer {
     let start = -1;
     for (let i = 0; i < folded.length; ) {
       const cp = folded.codePointAt(i);
-      const cls = classOf(cp);
-      if (cls === L || cls === M) {
+      if (this.kept(cp)) {
         if (start < 0) start = i;
       } else if (start >= 0) {
         spans.push(start, i);

@@ -3,7 +3,7 @@
 // onnxruntime module differ (see node.js and web.js).
 export { loadPredictor, readExamples } from './bundle.js';
 export { LanguageIdentifier, UNDETERMINED } from './langid.js';
-export { NextWordPredictor } from './nextword.js';
+export { NextWordPredictor, Writer } from './nextword.js';
 export { Featurizer } from './featurizer.js';
 export { Tokenizer } from './tokenizer.js';
 export { BundleError, InputError } from './errors.js';

@@ -1,7 +1,6 @@
 // Language identification: texts -> [label, probability] lists, as the Python runtime's
 // LanguageIdentifier answers (top-k, threshold -> "und", restriction to some languages).
 import { Featurizer } from './featurizer.js';
-import { classOf, foldText, L, M } from './unicode.js';
 import { InputError, BundleError, checkOptions } from './errors.js';
 import { validateLanguages, codeMap } from './languages.js';
 
@@ -14,7 +13,6 @@ export const SWITCH_COST = 7; // segments: as the Python runtime's defaults
 export const MIN_WORDS = 1;
 const CACHE_BYTES = 8 << 20; // the word-score cache's rows at most, as the Python runtime's
 const MAX_CACHED_CHARS = 64; // longer words are scored every time, never kept
-const LETTERISH = new Map(); // code point -> whether it folds to letters or marks (segments' word runs)
 
 export class LanguageIdentifier {
   constructor(bundle, session) {
@@ -33,6 +31,7 @@ export class LanguageIdentifier {
       throw new BundleError('vocab.json must map each word to an id, the ids 1..N each once');
     }
     this.featurizer = new Featurizer(bundle.spec, vocab);
+    this.letterishCache = new Map(); // code point -> whether it folds to word characters (segments' runs)
     if (this.labels.length !== bundle.sizes.log_probs) throw new BundleError('labels.json does not match the model output size');
     if (bundle.model.num_ids !== undefined && this.featurizer.firstBucketId + (bundle.spec.max_n ? bundle.spec.buckets : 0) !== bundle.model.num_ids) {
       throw new BundleError('vocab.json and the featurizer do not match the model\'s number of ids');
@@ -132,13 +131,19 @@ export class LanguageIdentifier {
     });
   }
 
+  letterish(cp) {
+    let value = this.letterishCache.get(cp);
+    if (value === undefined) this.letterishCache.set(cp, (value = this.featurizer.letterish(cp)));
+    return value;
+  }
+
   /** The runs of letters of `window` (UTF-16 offsets, plus `offset`) that carry features, and
    * each run's summed word scores. */
   async wordSpans(window, offset) {
     const runs = [];
     let start = -1, i = 0;
     for (const ch of window) {
-      if (letterish(ch.codePointAt(0))) {
+      if (this.letterish(ch.codePointAt(0))) {
         if (start < 0) start = i;
       } else if (start >= 0) {
         runs.push([start, i]);
@@ -250,19 +255,6 @@ export function notText(text) {
   let total = 0;
   for (const ch of sample) if (!/\s/u.test(ch)) total++;
   return 3 * bad >= total;
-}
-
-function letterish(cp) {
-  let value = LETTERISH.get(cp);
-  if (value === undefined) {
-    value = false;
-    for (const c of foldText(String.fromCodePoint(cp), 'NFKC', true)) {
-      const cls = classOf(c.codePointAt(0));
-      if (cls === L || cls === M) value = true;
-    }
-    LETTERISH.set(cp, value);
-  }
-  return value;
 }
 
 /** The Viterbi labelling of word scores (vectors[t][labels[y]]: candidate y of word t) with one cost

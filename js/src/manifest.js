@@ -8,6 +8,7 @@ export const MAX_MANIFEST_BYTES = 16 << 20; // as the Python runtime: a bigger m
 const NORMAL_FORMS = ['NFC', 'NFD', 'NFKC', 'NFKD'];
 const MAX_N = 8;
 const MAX_BUCKETS = 2 ** 24;
+const MAX_RANGES = 10000; // most featurizer.known_letters ranges
 
 const SPECS = {
   langid: {
@@ -16,6 +17,7 @@ const SPECS = {
       normalization: 'string', casefold: 'boolean', keep: 'string', word_features: 'boolean',
       min_n: 'number', max_n: 'number', buckets: 'number', hash: 'string', unicode_version: 'string',
     },
+    optional: { drop_format: 'boolean', known_letters: 'object' }, // absent: false, every letter
   },
   nextword: {
     kind: 'words',
@@ -58,16 +60,20 @@ export function readManifest(data) {
 }
 
 function checkSpec(task, spec) {
-  const { kind, fields } = SPECS[task];
+  const { kind, fields, optional = {} } = SPECS[task];
   const where = 'featurizer';
   if (typeof spec !== 'object' || spec === null) fail(`'${where}' is not an object`);
   if (spec.kind !== kind) fail(`${where}.kind is ${JSON.stringify(spec.kind)}, this task reads ${JSON.stringify(kind)}`);
-  const unknown = Object.keys(spec).filter((k) => k !== 'kind' && !Object.hasOwn(fields, k)); // not "constructor", "__proto__"
+  const known = (k) => Object.hasOwn(fields, k) || Object.hasOwn(optional, k); // not "constructor", "__proto__"
+  const unknown = Object.keys(spec).filter((k) => k !== 'kind' && !known(k));
   if (unknown.length) fail(`${where}: unknown fields ${JSON.stringify(unknown)}; a newer bowgram may read this bundle`);
   for (const [name, type] of Object.entries(fields)) {
     if (typeof spec[name] !== type || (type === 'number' && !Number.isInteger(spec[name]))) {
       fail(`${where}.${name} is ${JSON.stringify(spec[name])}, expected ${type === 'number' ? 'an integer' : `a ${type}`}`);
     }
+  }
+  for (const [name, type] of Object.entries(optional)) {
+    if (Object.hasOwn(spec, name) && typeof spec[name] !== type) fail(`${where}.${name} is ${JSON.stringify(spec[name])}, expected a ${type === 'object' ? 'list' : type}`);
   }
   if (!NORMAL_FORMS.includes(spec.normalization)) fail(`${where}.normalization ${JSON.stringify(spec.normalization)} is not one of ${NORMAL_FORMS}`);
   if (spec.unicode_version !== UNICODE_VERSION) {
@@ -79,11 +85,25 @@ function checkSpec(task, spec) {
       fail(`${where}: n-grams need 1 <= min_n <= max_n <= ${MAX_N} and 0 < buckets <= ${MAX_BUCKETS}`);
     }
     if (!spec.max_n && (spec.min_n || spec.buckets)) fail(`${where}: max_n 0 (no n-grams) goes with min_n 0 and buckets 0`);
+    checkRanges(Object.hasOwn(spec, 'known_letters') ? spec.known_letters : []);
   } else {
     if (spec.pattern !== 'words-v2') fail(`${where}.pattern ${JSON.stringify(spec.pattern)} is not one this runtime knows (words-v2)`);
     if (Array.from(spec.apostrophes).length > 32) fail(`${where}.apostrophes: at most 32 characters`);
   }
   return spec;
+}
+
+/** featurizer.known_letters: [first, last] code point ranges, ascending and apart. */
+function checkRanges(ranges) {
+  if (!Array.isArray(ranges) || ranges.length > MAX_RANGES) fail(`featurizer.known_letters must be a list of at most ${MAX_RANGES} [first, last] ranges`);
+  let last = -1;
+  for (const r of ranges) {
+    const ok = Array.isArray(r) && r.length === 2 && r.every(Number.isInteger);
+    if (!ok || r[0] < 0 || r[0] > r[1] || r[1] >= 0x110000 || r[0] <= last) {
+      fail(`featurizer.known_letters: ${JSON.stringify(r).slice(0, 40)} is not a [first, last] code point range after the previous one (ranges ascend and do not overlap)`);
+    }
+    last = r[1];
+  }
 }
 
 function checkSignature(task, signature) {

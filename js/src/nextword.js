@@ -5,6 +5,128 @@ import { InputError, BundleError, checkOptions } from './errors.js';
 
 export const TAIL_CHARS = 10_000; // only a context's last TAIL_CHARS code points are tokenized
 const ROWS = 64; // contexts per model call: each makes a few [rows, vocab] float arrays
+const EOS_ID = 1;
+export const MAX_CACHE_WINDOW = 1000;
+const PARAGRAPH_BREAK = /\n[ \t\r\f\v]*\n/g; // a blank line, as the Python tokenizer cuts paragraphs
+
+/** The manifest's model.cache (absent: null), checked as the Python runtime checks it. */
+export function readCache(model) {
+  if (!Object.hasOwn(model, 'cache') || model.cache === null) return null;
+  const cache = model.cache;
+  const keys = cache && typeof cache === 'object' && !Array.isArray(cache) ? Object.keys(cache).sort().join(',') : '';
+  if (keys !== 'bigram,unigram,window') throw new BundleError('manifest.json: model.cache must be {"window": n, "unigram": w, "bigram": w}');
+  for (const name of ['unigram', 'bigram']) {
+    const w = cache[name];
+    if (typeof w !== 'number' || !(w >= 0 && w < 1)) throw new BundleError(`manifest.json: model.cache.${name} must be a number from 0 up to 1 (not 1)`);
+  }
+  if (!Number.isInteger(cache.window) || cache.window < 1 || cache.window > MAX_CACHE_WINDOW) {
+    throw new BundleError(`manifest.json: model.cache.window must be a whole number from 1 to ${MAX_CACHE_WINDOW}`);
+  }
+  return { window: cache.window, unigram: cache.unigram, bigram: cache.bigram };
+}
+
+/** A cache's counts: the last `size` tokens of a stream and the pairs they end (see the Python
+ * runtime's _Window): <s> and </s> are not counted, but </s> is a history. */
+class CacheWindow {
+  constructor(size, vocab) {
+    this.size = size;
+    this.entries = [];
+    this.before = -1;
+    this.unigrams = new Float64Array(vocab);
+    this.held = 0;
+    this.pairs = new Map();
+  }
+
+  history() {
+    return this.entries.length ? this.entries[this.entries.length - 1] : this.before;
+  }
+
+  add(token) {
+    const previous = this.history();
+    this.entries.push(token);
+    this.count(previous, token, 1);
+    if (this.entries.length > this.size) {
+      const oldest = this.entries.shift();
+      this.count(this.before, oldest, -1);
+      this.before = oldest;
+    }
+  }
+
+  count(history, token, step) {
+    if (token <= EOS_ID) return;
+    this.unigrams[token] += step;
+    this.held += step;
+    if (history < 0) return;
+    let following = this.pairs.get(history);
+    if (!following) this.pairs.set(history, (following = new Map()));
+    const c = (following.get(token) ?? 0) + step;
+    if (c) following.set(token, c);
+    else {
+      following.delete(token);
+      if (!following.size) this.pairs.delete(history);
+    }
+  }
+
+  /** The writer's distribution from the model's probabilities (Float64Array, changed in place). */
+  mix(probs, cache) {
+    if (this.held) {
+      for (let w = 0; w < probs.length; w++) probs[w] = probs[w] * (1 - cache.unigram) + this.unigrams[w] * (cache.unigram / this.held);
+    }
+    const following = this.pairs.get(this.history());
+    if (following) {
+      let total = 0;
+      for (const c of following.values()) total += c;
+      for (let w = 0; w < probs.length; w++) probs[w] *= 1 - cache.bigram;
+      for (const [w, c] of following) probs[w] += (cache.bigram * c) / total;
+    }
+    return probs;
+  }
+}
+
+/** One user's writing: answers that adapt to what this writer has written (the bundle's cache);
+ * as the Python runtime's Writer. write(text) appends what the user typed; predict() completes
+ * the word being typed (after the last space) or offers the next word. */
+export class Writer {
+  constructor(predictor) {
+    this.predictor = predictor;
+    this.cache = predictor.cache;
+    this.context = '';
+    this.typing = '';
+    this.window = new CacheWindow(this.cache ? this.cache.window : 0, predictor.words.length);
+  }
+
+  write(text) {
+    if (typeof text !== 'string') throw new InputError('a writer is given text (a string)');
+    const pending = this.typing + text;
+    let cut = Math.max(...[' ', '\t', '\n', '\r'].map((c) => pending.lastIndexOf(c))) + 1;
+    if (pending.length - cut > TAIL_CHARS) cut = pending.length - TAIL_CHARS;
+    const done = pending.slice(0, cut);
+    this.typing = pending.slice(cut);
+    if (!done) return;
+    const joined = this.context.slice(-16) + done;
+    const offset = joined.length - done.length;
+    const ends = [...joined.matchAll(PARAGRAPH_BREAK)].map((m) => m.index + m[0].length).filter((e) => e > offset).map((e) => Math.max(0, e - offset));
+    this.context = (this.context + done).slice(-TAIL_CHARS);
+    if (!this.cache) return;
+    const bounds = [0, ...ends, done.length];
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      if (i) this.window.add(EOS_ID);
+      for (const token of this.predictor.units(done.slice(bounds[i], bounds[i + 1]))) this.window.add(this.predictor.ids.get(token) ?? 2);
+    }
+  }
+
+  async predict(options = {}) {
+    checkOptions(options, ['k']);
+    const { k = 5 } = options;
+    const prefix = this.typing || null;
+    if (!this.cache || !this.window.held) return this.predictor.predict(this.context, { k, prefix });
+    if (!(k >= 1)) throw new InputError(`k must be at least 1, got ${k}`);
+    const [row] = await this.predictor.run([this.predictor.inputIds(this.context)]);
+    const probs = this.window.mix(Float64Array.from(row, Math.exp), this.cache);
+    const allowed = this.predictor.allowed(prefix);
+    return allowed.sort((a, b) => probs[b] - probs[a] || a - b).slice(0, k).map((id) => [this.predictor.words[id], probs[id]]);
+  }
+}
 
 export class NextWordPredictor {
   constructor(bundle, session) {
@@ -24,6 +146,20 @@ export class NextWordPredictor {
     this.contextSize = bundle.sizes.input_ids;
     this.graphTopK = bundle.sizes.top_ids;
     if (bundle.sizes.log_probs !== this.words.length) throw new BundleError('vocab.json does not match the model output size');
+    this.cache = readCache(bundle.model ?? {});
+  }
+
+  /** A new writer (see Writer). */
+  writer() {
+    return new Writer(this);
+  }
+
+  /** Ids of the words that may be offered: no specials, and starting with `prefix` (folded as a context is). */
+  allowed(prefix) {
+    const wanted = prefix && prefix.trim() ? this.tokenizer.tokens(prefix).join('') : prefix || '';
+    const allowed = [];
+    for (let id = SPECIALS; id < this.words.length; id++) if (this.words[id].startsWith(wanted)) allowed.push(id);
+    return allowed;
   }
 
   /** The tokens of a context (its last TAIL_CHARS code points). */
@@ -96,9 +232,7 @@ export class NextWordPredictor {
         return picked.slice(0, k);
       });
     } else {
-      const wanted = prefix && prefix.trim() ? this.tokenizer.tokens(prefix).join('') : prefix || '';
-      const allowed = [];
-      for (let id = SPECIALS; id < this.words.length; id++) if (this.words[id].startsWith(wanted)) allowed.push(id);
+      const allowed = this.allowed(prefix);
       const out = await this.outputs(batch.map((c) => this.inputIds(c)), ['log_probs']);
       const n = this.words.length;
       results = batch.map((_, r) => {

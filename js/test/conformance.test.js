@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { load, folder, readExamples, loadPredictor, BundleError, InputError } from '../src/node.js';
 import * as ort from 'onnxruntime-node';
+import { Featurizer } from '../src/featurizer.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..');
@@ -292,4 +293,29 @@ test('binary data read as text answers und, as in the Python runtime (shared cas
   const lid = await load(join(ROOT, 'artifacts', 'langid'));
   const answers = await lid.predict(cases.map((c) => c.text));
   cases.forEach((c, i) => assert.equal(answers[i][0][0] === 'und', c.not_text || !c.text, JSON.stringify(c.text)));
+});
+
+test('drop_format and known_letters give the Python runtime\'s words and ids (shared cases)', () => {
+  const data = JSON.parse(readFileSync(join(HERE, 'cases', 'featurizer_rules.json'), 'utf8'));
+  const featurizer = new Featurizer(data.featurizer, new Map(Object.entries(data.vocab)));
+  for (const { text, words, ids } of data.cases) {
+    assert.deepEqual(featurizer.words(text), words, JSON.stringify(text));
+    assert.deepEqual(featurizer.ids(text), ids, JSON.stringify(text));
+  }
+});
+
+test('a writer answers as the Python runtime\'s writer (shared cases)', async () => {
+  const data = JSON.parse(readFileSync(join(HERE, 'cases', 'writer.json'), 'utf8'));
+  const source = edited(join(ROOT, 'tests', 'bundles', 'nextword'), (manifest) => { manifest.model.cache = data.cache; });
+  const lm = await loadPredictor(source, ort);
+  assert.deepEqual(lm.cache, data.cache);
+  for (const { writes, answers } of data.cases) {
+    const writer = lm.writer();
+    for (let i = 0; i < writes.length; i++) {
+      writer.write(writes[i]);
+      const got = await writer.predict({ k: 5 });
+      assert.deepEqual(got.map(([w]) => w), answers[i].map(([w]) => w), JSON.stringify(writes.slice(0, i + 1)));
+      got.forEach(([, p], j) => assertClose(p, answers[i][j][1], { atol: 1e-6, rtol: 0 }, `answer ${j}`));
+    }
+  }
 });

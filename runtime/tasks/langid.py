@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ from ..languages import relabel
 from ..onnx_weights import float_tensors
 from ..padding import pad, pad_chunks
 from ..segmenter import segment
-from ..word_scores import LinearWeights, WordScores, split_words
+from ..word_scores import LinearWeights, WordScores
 from . import Predictor, Task
 
 UNDETERMINED = "und"
@@ -123,8 +122,7 @@ class LanguageIdentifier(Predictor):
     def _text_logits(self, text: str) -> np.ndarray | None:
         """One text's logits up to a constant (float64), None without ids: from the bundle's weights
         when they reproduce the model (`word_scores.py`), else from the cached scores of its words."""
-        spec = self.featurizer.spec
-        words = split_words(text[:MAX_CHARS], spec.normalization, spec.casefold)
+        words = self.featurizer.split(text[:MAX_CHARS])
         if not words or not_text(text):
             return None
         weights = self.weights()
@@ -165,9 +163,8 @@ class LanguageIdentifier(Predictor):
         words; within the contract's tolerance."""
         cases: list[tuple[list[str], list[int], list[float]]] = []
         try:
-            spec = self.featurizer.spec
             for ex in self.bundle.read_json("examples")["examples"]:
-                words = split_words(ex["text"][:MAX_CHARS], spec.normalization, spec.casefold)
+                words = self.featurizer.split(ex["text"][:MAX_CHARS])
                 if words and ex.get("ids"):
                     cases.append((words, [int(t[0]) for t in ex["top"]], [float(t[2]) for t in ex["top"]]))
         except (BundleError, KeyError, TypeError, ValueError, IndexError):
@@ -325,9 +322,9 @@ class LanguageIdentifier(Predictor):
             raise InputError("segments need a model without a hidden layer (sum of word scores)")
         if not 0 <= switch_cost < float("inf") or min_words < 1:  # NaN fails the first
             raise InputError(f"switch_cost must be a number >= 0 and min_words >= 1 ({switch_cost!r}, {min_words!r})")
-        spec, scores = self.featurizer.spec, self.word_scores()
+        scores, split = self.word_scores(), self.featurizer.split
         if len(batch) > 1:  # one model call for the new words of the whole batch
-            scores.rows([w for t in batch for w in split_words(t[:MAX_CHARS], spec.normalization, spec.casefold)])
+            scores.rows([w for t in batch for w in split(t[:MAX_CHARS])])
         results = relabel([self._segments(text, switch_cost, min_words) for text in batch], mapping, at=2)
         return results[0] if single else results
 
@@ -370,10 +367,9 @@ class LanguageIdentifier(Predictor):
     def _word_spans(self, text: str, offset: int, end: int) -> tuple[list[tuple[int, int]], np.ndarray]:
         """The runs of letters of `text[offset:end]` (offsets into `text`) that carry features, and
         each run's summed word scores [runs, labels]."""
-        spec, scores = self.featurizer.spec, self.word_scores()
-        window = text[offset:end]
-        runs = [(m.start() + offset, m.end() + offset) for m in _LETTER_RUN.finditer(window.translate(_LETTERISH))]
-        words = [split_words(text[a:b], spec.normalization, spec.casefold) for a, b in runs]
+        scores, featurizer = self.word_scores(), self.featurizer
+        runs = [(a + offset, b + offset) for a, b in featurizer.letter_runs(text[offset:end])]
+        words = [featurizer.split(text[a:b]) for a, b in runs]
         flat = [w for ws in words for w in ws]
         if not flat:
             return [], np.zeros((0, len(self.labels)), dtype=np.float32)
@@ -447,21 +443,6 @@ def _top_labels(vectors: np.ndarray, top: int, rows: int = 4096) -> np.ndarray:
 def _logsumexp(row: np.ndarray) -> float:
     top = float(row.max())
     return top + float(np.log(np.exp(row - top).sum()))
-
-
-class _Letterish(dict[int, str]):
-    """str.translate table for segments: "a" for a code point that folds to letters or marks
-    (ﬁ, ｆ, é), a space for the rest; looked up once per code point."""
-
-    def __missing__(self, cp: int) -> str:
-        folded = unicodedata.normalize("NFKC", chr(cp)).casefold()
-        value = "a" if any(charclass.category_class(ord(c)) in "LM" for c in folded) else " "
-        self[cp] = value
-        return value
-
-
-_LETTERISH = _Letterish()
-_LETTER_RUN = re.compile("a+")
 
 
 def evaluate(identifier: LanguageIdentifier, path: Path) -> dict[str, Any]:

@@ -4,10 +4,13 @@ OOV rate) for `bowgram eval` and the training report."""
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import warnings
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from ..inputs import as_batch
 from ..tokenizer import (
     BOS_ID,
     EOS_ID,
+    PARAGRAPH_BREAK,
     SPECIALS,
     UNK_ID,
     Tokenizer,
@@ -66,6 +70,7 @@ class NextWordPredictor(Predictor):
                 f"expects {self.sizes['vocab']} (top-k {self.sizes['top_k']})"
             )
         self._graph_top_k = self.sizes["top_k"]
+        self.cache = CacheSpec.of(manifest.model)
         self._candidate_cache: dict[str, np.ndarray] = {}
         self._candidate_lock = threading.Lock()
 
@@ -159,6 +164,20 @@ class NextWordPredictor(Predictor):
                 self._candidate_cache[prefix] = ids
             return ids
 
+    def writer(self) -> Writer:
+        """A new writer: answers that adapt to what it is given to write (`Writer`)."""
+        return Writer(self)
+
+    def adapted(self, texts: Sequence[str], k: int = 5, writer: Writer | None = None) -> list[list[tuple[str, float]]]:
+        """Each text written in turn, as a line, by one writer (`writer`, else a new one), and the
+        k words likely to follow all written so far: `bowgram nextword --adapt`."""
+        writer = writer or self.writer()
+        answers = []
+        for text in texts:
+            writer.write(text + "\n")
+            answers.append(writer.predict(k))
+        return answers
+
     def generate(
         self,
         context: str,
@@ -198,6 +217,199 @@ class NextWordPredictor(Predictor):
         return detokenize(out)
 
 
+MAX_CACHE_WINDOW = 1000  # most tokens a writer's cache may hold
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    """A writer's cache (the manifest's `model.cache`; absent: none), over the last `window`
+    tokens the writer wrote (`<s>` and `</s>` are not entries; `<unk>` is, as it is a token the
+    model predicts and perplexity counts):
+
+        p1(w) = (1 - unigram) · p_model(w) + unigram · c(w) / n
+        p(w)  = (1 - bigram) · p1(w) + bigram · c(h, w) / c(h, ·)
+
+    c(w): how often w is among those tokens, n: how many there are; c(h, w): how often w follows
+    h, the token before the one predicted, among them. Each step applies only when its counts are
+    not empty (before the writer has written anything: the model alone). A text's own recent
+    words and word pairs (names, topic words, the phrases it repeats) are the cheapest gain in
+    language modelling."""
+
+    window: int
+    unigram: float
+    bigram: float
+
+    @classmethod
+    def of(cls, model: dict[str, Any]) -> CacheSpec | None:
+        data = model.get("cache")
+        if data is None:
+            return None
+        if not isinstance(data, dict) or set(data) != {"window", "unigram", "bigram"}:
+            raise BundleError('manifest.json: model.cache must be {"window": n, "unigram": w, "bigram": w}')
+        for name in ("unigram", "bigram"):  # exact types: a bool is no weight
+            if type(data[name]) not in (int, float) or not 0 <= data[name] < 1:
+                raise BundleError(f"manifest.json: model.cache.{name} must be a number from 0 up to 1 (not 1)")
+        if type(data["window"]) is not int or not 1 <= data["window"] <= MAX_CACHE_WINDOW:
+            raise BundleError(f"manifest.json: model.cache.window must be a whole number from 1 to {MAX_CACHE_WINDOW}")
+        return cls(data["window"], float(data["unigram"]), float(data["bigram"]))
+
+    def mix(self, probs: np.ndarray, unigrams: np.ndarray, bigrams: dict[int, int] | None) -> np.ndarray:
+        """One row of the writer's distribution: the model's `probs` [vocab], the window's token
+        counts [vocab], and the counts of the tokens that followed the history there."""
+        out = probs
+        held = unigrams.sum()
+        if held:
+            out = out * (1 - self.unigram) + unigrams * (self.unigram / held)
+        if bigrams:
+            out = out * (1 - self.bigram)
+            total = sum(bigrams.values())
+            for w, c in bigrams.items():
+                out[w] += self.bigram * c / total
+        return out
+
+
+class _Window:
+    """The counts of a cache: the last `size` tokens of a stream, and the pairs they end (with
+    the token before each). `<s>` and `</s>` are not counted, but `</s>` is a history: who
+    speaks after a paragraph ends is worth remembering."""
+
+    def __init__(self, size: int, vocab: int):
+        self.size, self.before = size, -1  # before: the token before entries[0]
+        self.entries: deque[int] = deque()
+        self.unigrams = np.zeros(vocab, dtype=np.float64)
+        self.pairs: dict[int, dict[int, int]] = {}
+
+    def add(self, token: int) -> None:
+        previous = self.entries[-1] if self.entries else self.before
+        self.entries.append(token)
+        self._count(previous, token, 1)
+        if len(self.entries) > self.size:
+            oldest = self.entries.popleft()
+            self._count(self.before, oldest, -1)
+            self.before = oldest
+
+    def _count(self, history: int, token: int, step: int) -> None:
+        if token <= EOS_ID:
+            return
+        self.unigrams[token] += step
+        if history < 0:
+            return
+        following = self.pairs.setdefault(history, {})
+        following[token] = following.get(token, 0) + step
+        if not following[token]:
+            del following[token]
+            if not following:
+                del self.pairs[history]
+
+    def following(self, history: int) -> dict[int, int] | None:
+        return self.pairs.get(history)
+
+
+def cache_mixture(probs: np.ndarray, stream: np.ndarray, start: int, cache: CacheSpec) -> np.ndarray:
+    """The writer's distribution for rows of model probabilities [n, vocab] of the tokens
+    stream[start : start + n], the cache holding the tokens before each (a writer fed the text
+    as it is read: the standard cache-model protocol)."""
+    window = _Window(cache.window, probs.shape[1])
+    for token in stream[max(0, start - cache.window - 1) : start].tolist():
+        window.add(token)
+    out = np.empty_like(probs)
+    for r, token in enumerate(stream[start : start + len(probs)].tolist()):
+        history = window.entries[-1] if window.entries else window.before
+        out[r] = cache.mix(probs[r], window.unigrams, window.following(history))
+        window.add(token)
+    return out
+
+
+CACHE_WINDOWS = (100, 200, 500, 1000)  # what `tune_cache` tries
+CACHE_WEIGHTS = (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3)
+
+
+def tune_cache(target_probs: np.ndarray, stream: np.ndarray) -> tuple[CacheSpec | None, float]:
+    """The cache that gives the stream the lowest perplexity (grid over CACHE_WINDOWS and two
+    CACHE_WEIGHTS), from the model's probability of each token [n], and that perplexity; None
+    when no cache does better than the model alone."""
+    plain = float(np.exp(-np.log(target_probs).mean())) if len(stream) else float("nan")
+    best: tuple[CacheSpec | None, float] = (None, plain)
+    for size in CACHE_WINDOWS:
+        window = _Window(size, int(stream.max(initial=EOS_ID)) + 1)
+        unigram, has_unigram, bigram, has_bigram = (np.zeros(len(stream)) for _ in range(4))
+        for i, token in enumerate(stream.tolist()):
+            held = window.unigrams.sum()
+            if held:
+                unigram[i], has_unigram[i] = window.unigrams[token] / held, 1
+            following = window.following(window.entries[-1] if window.entries else window.before)
+            if following:
+                bigram[i], has_bigram[i] = following.get(token, 0) / sum(following.values()), 1
+            window.add(token)
+        for u in CACHE_WEIGHTS:
+            p1 = np.where(has_unigram > 0, target_probs * (1 - u) + u * unigram, target_probs)
+            for b in CACHE_WEIGHTS:
+                p = np.where(has_bigram > 0, p1 * (1 - b) + b * bigram, p1)
+                perplexity = float(np.exp(-np.log(p).mean()))
+                if perplexity < best[1] and (u or b):
+                    best = (CacheSpec(size, u, b), perplexity)
+    return best
+
+
+class Writer:
+    """One user's writing: next-word answers that adapt to what this writer has written (a
+    cache of its recent tokens, `CacheSpec`; a bundle without one answers with the model alone).
+
+    `write(text)` appends what the user typed. `predict()` completes the word being typed (the
+    text after the last space) or, after a space, offers the next word. Writers never share state
+    (one per user or document); the predictor under them stays thread-safe, but one writer is for
+    one thread at a time."""
+
+    def __init__(self, predictor: NextWordPredictor):
+        self.predictor, self.cache = predictor, predictor.cache
+        self.context = ""  # the written text up to its last space (its last TAIL_CHARS characters)
+        self.typing = ""  # after it: the word being typed
+        self._window = _Window(self.cache.window if self.cache else 0, len(predictor.vocab))
+
+    def write(self, text: str) -> None:
+        """What the user wrote next, appended to all before it (spaces included)."""
+        if not isinstance(text, str):
+            raise InputError("a writer is given text (a string)")
+        pending = self.typing + text
+        cut = max(pending.rfind(c) for c in " \t\n\r") + 1  # words are complete up to the last space
+        if len(pending) - cut > TAIL_CHARS:  # no space for a long while: the old part counts as written
+            cut = len(pending) - TAIL_CHARS
+        done, self.typing = pending[:cut], pending[cut:]
+        if not done:
+            return
+        # a blank line ends a paragraph (`</s>`), as `Tokenizer.sequences` cuts a text; one may
+        # straddle two writes
+        joined = self.context[-16:] + done
+        offset = len(joined) - len(done)
+        ends = [max(0, m.end() - offset) for m in PARAGRAPH_BREAK.finditer(joined) if m.end() > offset]
+        self.context = (self.context + done)[-TAIL_CHARS:]
+        if self.cache is None:
+            return
+        tokenizer, vocab = self.predictor.tokenizer, self.predictor.vocab
+        for i, (a, b) in enumerate(zip([0, *ends], [*ends, len(done)])):
+            if i:
+                self._window.add(EOS_ID)
+            for token in vocab.ids(tokenizer.tokens(done[a:b][-TAIL_CHARS:])):
+                self._window.add(token)
+
+    def predict(self, k: int = 5) -> list[tuple[str, float]]:
+        """The k most likely words: completions of the word being typed, or the next word."""
+        predictor, prefix = self.predictor, self.typing or None
+        if self.cache is None or not self._window.unigrams.any():
+            answer: list[tuple[str, float]] = predictor.predict(self.context, k=k, prefix=prefix)
+            return answer
+        if k < 1:
+            raise InputError(f"k must be at least 1, got {k}")
+        probs = np.exp(predictor.log_probs_of_ids(predictor.context_ids([self.context]))[0].astype(np.float64))
+        window = self._window
+        history = window.entries[-1] if window.entries else window.before
+        mixed = self.cache.mix(probs, window.unigrams, window.following(history))
+        allowed = predictor._candidates(predictor._normal(prefix) if prefix else "")
+        if not len(allowed):
+            return []
+        return predictor._best(np.log(mixed)[None, :], allowed, min(k, len(allowed)))[0]
+
+
 OOV_WARNING = 0.5  # `bowgram eval` warns when more of a file's tokens than this are unknown to the model
 
 
@@ -217,34 +429,117 @@ def evaluate(predictor: NextWordPredictor, path: Path) -> dict[str, Any]:
 
 
 def metrics_of(predictor: NextWordPredictor, sequences: list[list[str]], batch: int = 2048) -> dict[str, Any]:
-    """`evaluate` for text already split into token sequences."""
+    """`evaluate` for text already split into token sequences: perplexity, top-1/top-5 and
+    keystroke savings with 3 suggestions (`Keystrokes`), of the model alone and, when the bundle
+    has a writer's cache, of the model with it fed the text as it is read (`cache_mixture`)."""
     contexts, targets = windows(sequences, predictor.vocab, predictor.context_size)
-    nll, top1, top5 = 0.0, 0, 0
+    typed = [t for seq in sequences for t in seq]  # the tokens as written: an <unk> keeps its length
+    keys = Keystrokes(predictor.vocab.words)
+    cache = predictor.cache
+    plain, mixed = _Scores(), _Scores()
     for start in range(0, len(targets), batch):
-        logp = predictor.log_probs_of_ids(contexts[start : start + batch]).astype(np.float64)
+        probs = np.exp(predictor.log_probs_of_ids(contexts[start : start + batch]).astype(np.float64))
         tgt = targets[start : start + batch]
-        target_lp = logp[np.arange(len(tgt)), tgt]
-        nll -= target_lp.sum()
-        rank = (logp > target_lp[:, None]).sum(axis=1)  # how many tokens score above the target
-        top1 += int((rank < 1).sum())
-        top5 += int((rank < 5).sum())
+        plain.add(probs, tgt, typed[start : start + batch], keys)
+        if cache is not None:
+            mixed.add(cache_mixture(probs, targets, start, cache), tgt, typed[start : start + batch], keys)
     n = len(targets)
     oov = int((targets == UNK_ID).sum())
-    return {
-        "perplexity": float(np.exp(nll / n)) if n else float("nan"),
-        "top1": top1 / n if n else 0.0,
-        "top5": top5 / n if n else 0.0,
-        "tokens": n,
-        "oov": oov,
-        "oov_rate": oov / n if n else 0.0,
-    }
+    out: dict[str, Any] = {**plain.metrics(n, ""), "tokens": n, "oov": oov, "oov_rate": oov / n if n else 0.0}
+    # with the writer's cache fed the text as it is read (None: the bundle has no cache)
+    out.update(mixed.metrics(n, "_cache") if cache is not None else dict.fromkeys(plain.metrics(n, "_cache")))
+    return out
+
+
+class _Scores:
+    """Running sums of `metrics_of` over batches of probability rows."""
+
+    def __init__(self) -> None:
+        self.nll, self.top1, self.top5, self.saved, self.total = 0.0, 0, 0, 0, 0
+
+    def add(self, probs: np.ndarray, targets: np.ndarray, typed: list[str], keys: Keystrokes) -> None:
+        target_p = probs[np.arange(len(targets)), targets]
+        self.nll -= float(np.log(target_p).sum())
+        rank = (probs > target_p[:, None]).sum(axis=1)  # how many tokens score above the target
+        self.top1 += int((rank < 1).sum())
+        self.top5 += int((rank < 5).sum())
+        saved, total = keys.count(probs, targets, typed, KEYSTROKE_SUGGESTIONS)
+        self.saved += saved
+        self.total += total
+
+    def metrics(self, n: int, suffix: str) -> dict[str, float]:
+        return {
+            f"perplexity{suffix}": float(np.exp(self.nll / n)) if n else float("nan"),
+            f"top1{suffix}": self.top1 / n if n else 0.0,
+            f"top5{suffix}": self.top5 / n if n else 0.0,
+            f"keystroke_savings_k{KEYSTROKE_SUGGESTIONS}{suffix}": self.saved / self.total if self.total else 0.0,
+        }
+
+
+KEYSTROKE_SUGGESTIONS = 3
+
+
+class Keystrokes:
+    """Keystroke savings, the measure keyboards are judged by: 1 - (keystrokes with suggestions /
+    keystrokes without). Every token of the text (a word or a punctuation mark; paragraph ends
+    are not counted) costs its characters plus one (the space after it). Before each character
+    is typed, and before the first, the `k` most likely vocabulary tokens that begin with what
+    has been typed are shown (ties: the intended token first); when the intended token is among
+    them, one tap enters it with its space: j + 1 keystrokes after j characters. A word the
+    vocabulary lacks is typed in full."""
+
+    def __init__(self, words: list[str]):
+        self.order = np.array(sorted(range(len(SPECIALS), len(words)), key=lambda i: words[i]))
+        self.sorted = [words[i] for i in self.order]
+        self.words = words
+        self._ranges: dict[int, list[tuple[int, int]]] = {}
+
+    def ranges(self, word_id: int) -> list[tuple[int, int]]:
+        """For each prefix length j of the word (0 .. len - 1): the [lo, hi) of the tokens that
+        begin with its first j characters, in alphabetical order."""
+        found = self._ranges.get(word_id)
+        if found is None:
+            word = self.words[word_id]
+            found = [
+                (bisect.bisect_left(self.sorted, word[:j]), bisect.bisect_left(self.sorted, word[:j] + "\U0010ffff"))
+                for j in range(len(word))
+            ]
+            self._ranges[word_id] = found
+        return found
+
+    def count(self, probs: np.ndarray, targets: np.ndarray, typed: list[str], k: int) -> tuple[int, int]:
+        """(keystrokes saved, keystrokes without suggestions) over rows of next-token scores."""
+        saved = total = 0
+        for row, target, token in zip(probs, targets.tolist(), typed):
+            if target == EOS_ID:
+                continue
+            total += len(token) + 1
+            if target < len(SPECIALS):  # <unk>: typed in full
+                continue
+            ranked = row[self.order]
+            score = row[target]
+            for j, (lo, hi) in enumerate(self.ranges(target)):
+                if np.count_nonzero(ranked[lo:hi] > score) < k:
+                    saved += len(token) - j
+                    break
+        return saved, total
 
 
 def metrics_table(metrics: dict[str, Any]) -> str:
     """`bowgram eval`'s text output, also the validation section of the training report."""
     return "\n".join(
         f"{k:<12} {metrics[k]:.4f}" if isinstance(metrics[k], float) else f"{k:<12} {metrics[k]}"
-        for k in ("perplexity", "top1", "top5", "tokens", "oov", "oov_rate")
+        for k in (
+            "perplexity",
+            "top1",
+            "top5",
+            f"keystroke_savings_k{KEYSTROKE_SUGGESTIONS}",
+            *(f"{m}_cache" for m in ("perplexity", "top1", "top5", f"keystroke_savings_k{KEYSTROKE_SUGGESTIONS}")),
+            "tokens",
+            "oov",
+            "oov_rate",
+        )
+        if metrics.get(k) is not None
     )
 
 
