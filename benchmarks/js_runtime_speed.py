@@ -89,9 +89,10 @@ def main() -> None:
         f"Python {platform.python_version()}, Node {node}; one thread each (onnxruntime and onnxruntime-node, CPU). "
         f"Median of {ROUNDS} alternating rounds (Python, Node, Python, …); the ratio is the median of "
         "the per-round ratios. Texts/s end to end: strings in, answers out, after load and warm-up. "
-        "The Python predictor stays loaded across rounds, so from its third round it answers language ID "
-        "from its per-word score cache (word_scores.py); the JavaScript runtime has no such cache, and "
-        "each of its rounds is a fresh process.",
+        "The Python predictor stays loaded across rounds; each JavaScript round is a fresh process. At "
+        "batch 1 the Python runtime answers from the bundles' own weights where it can (fp32: language ID "
+        "by word_scores.py, next word by the class search of class_search.py), the JavaScript runtime "
+        "always through onnxruntime-node (next word: the graph's full distribution and TopK).",
         "",
         "| task | model | batch | texts | Python texts/s | JavaScript texts/s | JS / Python |",
         "|---|---|---:|---:|---:|---:|---:|",

@@ -143,6 +143,10 @@ def main():
         predictor.predict([" ".join(vocab.words[i] for i in row) for row in batch], k=5)
     qps = 20 * len(batch) / (time.perf_counter() - started)
     train_s = predictor.bundle.manifest.metrics.get("train_seconds")
+    artifacts = predictor.bundle.manifest.artifacts
+    bundle_mb = sum(a.size for a in artifacts) / 1e6
+    onnx_mb = sum(a.size for a in artifacts if a.format == "onnx" and a.path == "model.onnx") / 1e6
+    int8_mb = sum(a.size for a in artifacts if a.path == "model.int8.onnx") / 1e6
     rows.append(
         (
             "bowgram (ONNX, predict() top-5, batch 256)",
@@ -214,6 +218,13 @@ def main():
         f"bowgram / Kneser-Ney perplexity ratio: **{ratio:.3f}** without the cache"
         + (f", **{cache_ratio:.3f}** with it" if cache_ratio is not None else "")
         + f"; bowgram's evaluation pass took {eval_s:.1f} s.",
+        "",
+        f"Bundle: {bundle_mb:.1f} MB with every format; model.onnx {onnx_mb:.1f} MB, model.int8.onnx {int8_mb:.1f} MB"
+        + (
+            f"; {len(predictor.classes)} output classes (a factored model)."
+            if getattr(predictor, "classes", None)
+            else "."
+        ),
     ]
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

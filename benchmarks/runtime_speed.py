@@ -198,44 +198,96 @@ def breakdown(texts: list[str]) -> dict[str, float]:
 
 
 def nextword_qps() -> dict:
-    """Contexts/s on 2,048 distinct contexts of the validation text (each word's 6 words before it),
-    in batches of 256 and one at a time, and the per-call time of the model alone."""
+    """Contexts/s on distinct contexts of the validation text (each word's 6 words before it; no
+    context is asked twice within a row): one at a time from a fresh load (cold: the first call
+    reads the weights), one at a time warm, alternating passes of the bundle's two paths (a
+    factored model's class search over its weights, and the ONNX graph's full distribution and
+    TopK), batches of 256, and the per-call time of the model alone."""
     from bowgram.runtime import load
 
-    lm = load(ROOT / "artifacts/nextword")
     words = (ROOT / "export/data/lm/valid.txt").read_text(encoding="utf-8").split()
-    contexts = list(dict.fromkeys(" ".join(words[i - 6 : i]) for i in range(6, len(words))))[:2048]
+    contexts = list(dict.fromkeys(" ".join(words[i - 6 : i]) for i in range(6, len(words))))
+    per_pass = 2048
+    slices = [contexts[i * per_pass : (i + 1) * per_pass] for i in range(len(contexts) // per_pass)]
+    colds = []
+    for part in slices[:REPEATS]:  # a fresh load each time, its first call timed with the rest
+        started = time.perf_counter()
+        lm = load(ROOT / "artifacts/nextword")
+        for c in part:
+            lm.predict(c, k=5)
+        colds.append(len(part) / (time.perf_counter() - started))
+    lm, graph = load(ROOT / "artifacts/nextword"), load(ROOT / "artifacts/nextword")
+    graph._search, graph._search_read = None, True  # the graph's own top-k, never the weights
+    searched = lm.class_search() is not None
+    lm.predict(contexts[:8]), graph.predict(contexts[:8])
+    paths: dict[str, list[float]] = {"search": [], "graph": []}
+    for r in range(REPEATS):  # alternating: the class search (if any), then the graph, on new contexts
+        for path, predictor in (("search", lm), ("graph", graph)):
+            part = slices[(2 * r + (path == "graph")) % len(slices)]
+            started = time.perf_counter()
+            for c in part:
+                predictor.predict(c, k=5)
+            paths[path].append(len(part) / (time.perf_counter() - started))
+    steps: dict[str, list[float]] = {"tokenize": [], "layers": [], "search": [], "predict": []}
+    search = lm.class_search()
+    for r in range(REPEATS if search is not None else 0):  # where one context's time goes, new contexts each round
+        part = slices[(r + 3) % len(slices)]
+        rows = lm.context_ids(part)
+        for step, run, items in (
+            ("tokenize", lambda c: lm.context_ids([c]), part),
+            ("layers", search.state, rows),
+            ("search", lambda row: search.top(row, 5, 3), rows),
+            ("predict", lambda c: lm.predict(c, k=5), part),
+        ):
+            started = time.perf_counter()
+            for item in items:
+                run(item)
+            steps[step].append((time.perf_counter() - started) / len(part) * 1e6)
+    breakdown = {step: statistics.median(v) for step, v in steps.items() if v}
+    if search is not None:  # how many blocks of classes a context's search scores
+        blocks, score = [], search.words
+
+        def counted(*args):
+            blocks[-1] += 1
+            return score(*args)
+
+        search.words = counted
+        for row in lm.context_ids(contexts[: REPEATS * per_pass]):
+            blocks.append(0)
+            search.top(row, 5, 3)
+        del search.words
+        breakdown["first_block_only"] = blocks.count(1) / len(blocks)
+        breakdown["blocks_mean"] = statistics.mean(blocks)
+    lm = load(ROOT / "artifacts/nextword")
     lm.predict(contexts[:8])
     started = time.perf_counter()
-    for _ in range(5):
-        for start in range(0, len(contexts), 256):
-            lm.predict(contexts[start : start + 256], k=5)
-    batch = 5 * len(contexts) / (time.perf_counter() - started)
-    singles = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        for c in contexts:
-            lm.predict(c, k=5)
-        singles.append(len(contexts) / (time.perf_counter() - started))
+    batch_contexts = contexts[: 5 * per_pass]
+    for start in range(0, len(batch_contexts), 256):
+        lm.predict(batch_contexts[start : start + 256], k=5)
+    batch = len(batch_contexts) / (time.perf_counter() - started)
     ids = lm.context_ids(contexts[:1])
     started = time.perf_counter()
     for _ in range(2000):
         lm.outputs(ids, ["top_ids", "top_log_probs"])
     model_us = (time.perf_counter() - started) / 2000 * 1e6
     writers = []  # a writer fed the text a word at a time, asked after each (its cache, if the bundle has one)
-    for _ in range(REPEATS):
+    for r in range(REPEATS):
         writer = lm.writer()
         started = time.perf_counter()
-        for word in words[:2048]:
+        for word in words[r * 2048 : (r + 1) * 2048]:
             writer.write(word + " ")
             writer.predict(5)
         writers.append(2048 / (time.perf_counter() - started))
     return {
         "batch_256_per_s": batch,
-        "single_per_s": statistics.median(singles),
+        "single_per_s": statistics.median(paths["search"] if searched else paths["graph"]),
+        "single_cold_per_s": statistics.median(colds),
+        "single_search_per_s": statistics.median(paths["search"]) if searched else None,
+        "single_graph_per_s": statistics.median(paths["graph"]),
         "model_call_us": model_us,
         "writer_per_s": statistics.median(writers),
         "writer_cache": lm.cache is not None,
+        "single_breakdown_us": breakdown,
     }
 
 
@@ -300,7 +352,22 @@ def main():
     parser.add_argument("--build", action="store_true", help="also time `bowgram build` (minutes)")
     parser.add_argument("--baseline-langid", type=Path, help="another langid bundle to time in the same passes")
     parser.add_argument("--out", default=str(HERE / "results/runtime_speed.md"))
+    parser.add_argument(
+        "--only-nextword",
+        action="store_true",
+        help="measure the next-word rows again and keep the others from the results file's JSON",
+    )
     args = parser.parse_args()
+    if args.only_nextword:
+        result = json.loads(Path(args.out).with_suffix(".json").read_text())
+        result["nextword"] = nextword_qps()
+        result["cold_nextword"] = cold_start(["nextword", "to be or not to"])
+        result["footprint"]["nextword"] = footprint("nextword")
+        result.setdefault("measured", {})["nextword"] = time.strftime("%Y-%m-%d")
+        Path(args.out).with_suffix(".json").write_text(json.dumps(result, indent=1))
+        Path(args.out).write_text(render(result, result["inputs"]), encoding="utf-8")
+        print(Path(args.out).read_text())
+        return
     from bowgram.runtime.corpus import read_labelled
 
     labels, texts = read_labelled(args.data)
@@ -323,8 +390,10 @@ def main():
     }
     if args.build:
         result["build"] = build_cost()
+    result["inputs"] = {k: len(v) for k, v in inputs.items()}
+    result["measured"] = dict.fromkeys(("langid", "nextword"), time.strftime("%Y-%m-%d"))
     Path(args.out).with_suffix(".json").write_text(json.dumps(result, indent=1))
-    Path(args.out).write_text(render(result, {k: len(v) for k, v in inputs.items()}), encoding="utf-8")
+    Path(args.out).write_text(render(result, result["inputs"]), encoding="utf-8")
     print(Path(args.out).read_text())
 
 
@@ -341,7 +410,8 @@ def render(r: dict, n: dict[str, int]) -> str:
         "# Runtime speed and footprint",
         "",
         f"Machine: {cpu}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; one thread everywhere (OMP_NUM_THREADS=1, onnxruntime intra-op 1).",
+        f"{platform.python_version()}; one thread everywhere (OMP_NUM_THREADS=1, onnxruntime intra-op 1)."
+        + "".join(f" {task} rows measured {day}." for task, day in r.get("measured", {}).items()),
         "",
         "## Language ID, one text per call, each text new (strings → labels)",
         "",
@@ -417,8 +487,31 @@ def render(r: dict, n: dict[str, int]) -> str:
         "## Next word (Python API, top-5; 2,048 distinct contexts of the validation text)",
         "",
         f"- batches of 256 contexts: {nw['batch_256_per_s']:,.0f} contexts/s",
-        f"- single contexts: {nw['single_per_s']:,.0f} contexts/s (median of {REPEATS} passes)",
-        f"- of which the model call alone (onnxruntime, one context): {nw['model_call_us']:.0f} µs",
+        f"- single contexts: {nw['single_per_s']:,.0f} contexts/s (median of {REPEATS} passes of 2,048 new contexts)",
+        *(
+            [
+                f"  - the class search over the bundle's weights (class_search.py): {nw['single_search_per_s']:,.0f}"
+                f" contexts/s; the ONNX graph's full distribution and TopK, alternating with it:"
+                f" {nw['single_graph_per_s']:,.0f} contexts/s",
+                f"  - cold (a fresh load, its first call reading the weights, then 2,048 new contexts):"
+                f" {nw['single_cold_per_s']:,.0f} contexts/s",
+            ]
+            if nw.get("single_search_per_s")
+            else []
+        ),
+        *(
+            [
+                "  - where one context's time goes (µs, median of rounds over new contexts): the whole predict() "
+                f"{b['predict']:.1f}; tokenizing and ids {b['tokenize']:.1f}; the members' hidden layers, class "
+                f"probabilities and first block's scores (ClassSearch.state) {b['layers']:.1f}; all of the search "
+                f"(ClassSearch.top, state included) {b['search']:.1f}; {b['first_block_only']:.0%} of contexts "
+                f"need only the first block of classes (the most frequent words); {b['blocks_mean']:.2f} blocks"
+                " on average"
+            ]
+            if (b := nw.get("single_breakdown_us"))
+            else []
+        ),
+        f"- the model call alone (onnxruntime, one context, the graph's TopK): {nw['model_call_us']:.0f} µs",
         *(
             [
                 f"- a writer fed the text a word at a time, asked after each: {nw['writer_per_s']:,.0f} words/s "

@@ -60,7 +60,7 @@ def write_bundle(out: Path, trained: Trained, formats: tuple[str, ...] = FORMATS
     `formats` leaves out the optional ones (ONNX, the portable form, is always written): a bundle
     of ONNX alone exports in a fraction of the time, and is what the runtime serves.
 
-    With `trained.fp16` the shipped files store the embedding table (or all weights) as float16
+    With `trained.fp16` the shipped files store the embedding table (or the big weight matrices) as float16
     (half the size; the models still compute in float32); validation compares against exactly
     that model. The int8 variant is quantized from the float32 model.
     """
@@ -236,7 +236,19 @@ def _top(values: np.ndarray, names: list[str]) -> list[list[Any]]:
     return [[int(i), names[i], float(values[i])] for i in np.argsort(-values, kind="stable")[:TOP]]
 
 
+FP16_MIN_VALUES = 1 << 15  # "matrices": weights at least this big are stored as float16
+
+
 def _with_fp16(model: torch.nn.Module, which: str) -> torch.nn.Module:
+    """A copy whose embedding table ("embedding") or big weight matrices ("matrices") are float16.
+    Biases and small layers stay float32: a few KB, and the ONNX exporter keeps their names
+    (it folds a small float16 tensor and its cast into a new, unnamed one), which the runtime
+    reads a factored model's weights by (class_search.py)."""
     shipped = copy.deepcopy(model)
-    (shipped if which == "all" else shipped.embedding).half()
+    if which == "embedding":
+        shipped.embedding.half()
+    else:
+        for param in shipped.parameters():
+            if param.numel() >= FP16_MIN_VALUES:
+                param.data = param.data.half()
     return shipped

@@ -61,10 +61,71 @@ class NgramLM(nn.Module):
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return F.log_softmax(self.logits(input_ids), dim=-1)  # [batch, vocab]
 
+    def probs(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return F.softmax(self.logits(input_ids), dim=-1)  # [batch, vocab]
+
     def logits(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.output(self.state(input_ids))  # [batch, vocab]
+
+    def state(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """What the output layer reads: [batch, dim] (tied) or [batch, hidden]."""
         x = self.dropout(self.embedding(input_ids).float().flatten(1))  # [batch, context * dim]
         h = self.dropout(F.relu(self.hidden(x)))  # [batch, hidden]
-        return self.output(self.project(h))  # [batch, vocab]
+        return self.project(h)
+
+
+class FactoredLM(NgramLM):
+    """A tied `NgramLM` whose output is class-factored: p(w | h) = p(c(w) | h) · p(w | c(w), h).
+
+    Class c holds the ids c·size … c·size + size − 1 (the last class: up to the vocabulary's
+    end); ids rank words by frequency, so the first classes hold the frequent words. Why: the k
+    best words of one context can be found exactly by scoring classes in order of their bound (no
+    word is more likely than its class) without scoring the whole vocabulary, and training scores
+    only the target's class. Runs of one size make the graph a pad and a reshape, no gather
+    (measured: 2.7x faster for one context in onnxruntime).
+    """
+
+    def __init__(self, vocab_size: int, context: int, dim: int, hidden: int, dropout: float, size: int):
+        super().__init__(vocab_size, context, dim, hidden, dropout, tie=True)
+        self.size, self.vocab_size = size, vocab_size
+        self.classes = Linear(dim, -(-vocab_size // size))
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.logits(input_ids)  # [batch, vocab], already log-probabilities
+
+    def probs(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Probabilities [batch, vocab], without the logs (what `Ensemble` averages)."""
+        h = self.state(input_ids)
+        p_class = F.softmax(self.classes(h), dim=-1)  # [batch, classes]
+        within = F.softmax(self._by_class(self.output(h)), dim=-1) * p_class[:, :, None]  # [batch, classes, size]
+        return within.flatten(1)[:, : self.vocab_size]
+
+    def logits(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities [batch, vocab] (normalized: softmax leaves them as they are)."""
+        h = self.state(input_ids)
+        log_class = F.log_softmax(self.classes(h), dim=-1)  # [batch, classes]
+        within = F.log_softmax(self._by_class(self.output(h)), dim=-1) + log_class[:, :, None]
+        return within.flatten(1)[:, : self.vocab_size]
+
+    def _by_class(self, scores: torch.Tensor) -> torch.Tensor:
+        """Word scores [batch, vocab] as [batch, classes, size], padded with scores of -1e9."""
+        n = self.classes.out_features
+        return F.pad(scores, (0, n * self.size - self.vocab_size), value=-1e9).view(-1, n, self.size)
+
+    def losses(self, input_ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Each row's negative log-likelihood, scoring only the target's class: [batch]."""
+        h = self.state(input_ids)
+        log_class = F.log_softmax(self.classes(h), dim=-1)
+        n, extra = self.classes.out_features, self.classes.out_features * self.size - self.vocab_size
+        cls = torch.div(targets, self.size, rounding_mode="floor")
+        # per class, its words' rows side by side; then each target's class (index_select: its
+        # gradient adds whole rows, several times faster than indexing word by word)
+        table = F.pad(self.output.weight.float(), (0, 0, 0, extra)).view(n, -1)  # [classes, size * dim]
+        rows = table.index_select(0, cls).view(len(cls), self.size, -1)  # [batch, size, dim]
+        bias = F.pad(self.output.bias.float(), (0, extra), value=-1e9).view(n, self.size).index_select(0, cls)
+        scores = torch.bmm(rows, h[:, :, None])[:, :, 0] + bias  # [batch, size]
+        within = F.log_softmax(scores, dim=-1).gather(1, (targets - cls * self.size)[:, None])[:, 0]
+        return -(log_class.gather(1, cls[:, None])[:, 0] + within)
 
 
 class Ensemble(nn.Module):
@@ -84,7 +145,7 @@ class Ensemble(nn.Module):
         # log-softmaxes, which dominated onnxruntime's time for a batch
         total = torch.zeros(1)
         for member in self.members:
-            total = total + F.softmax(member.logits(input_ids), dim=-1)
+            total = total + member.probs(input_ids)
         return torch.log(torch.clamp(total / len(self.members), min=self.floor))
 
 

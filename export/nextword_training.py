@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -45,16 +46,21 @@ class NextwordConfig:
     casefold: bool = True
     context_dropout: float = 0.1  # chance that a training context word is replaced by <unk>
     # models trained from different seeds whose probabilities are averaged; measured on
-    # valid.txt (averaged weights, 20 epochs): single models 115.3-121.4 perplexity, two
-    # 110.5-112.9, three 109.0; three of 14 epochs (same build time as two of 20) 111.6, 13 MB
-    members: int = 2
+    # valid.txt (averaged weights, 20 epochs): one softmax over the vocabulary, single models
+    # 115.3-121.4 perplexity, two 110.5-112.9, three 109.0; class-factored (class_size 80),
+    # single models 115.5 / 117.6 / 116.1, two 109.1 (benchmarks/results/factored_nextword.md),
+    # three 107.2 (0.87x Kneser-Ney); at most 18 epochs: their best epochs were 18, 17 and 17 of 20
+    members: int = 3
+    # words per output class (`FactoredLM`: runs of consecutive, frequency-ranked ids); 0: one
+    # softmax over the whole vocabulary
+    class_size: int = 80
     cache: bool = True  # tune a writer's cache (`CacheSpec`) on the validation text and ship it
     fp16: bool = True  # store the weights as float16 in the shipped files: half the size
     # lr 3e-3 with an average of the weights (decay 0.999) beat lr 1e-3, one-cycle schedules and
     # plain lr halving (measured: 115.3 vs 118.7 valid perplexity for the same seed)
     # (an annealed lr, lr 5e-3, batch 256, dim 48 or 128, more dropout: all worse at equal epochs)
     train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(epochs=20, batch_size=512, lr=3e-3, patience=3, lr_decay=0.5, average=0.999)
+        default_factory=lambda: TrainConfig(epochs=18, batch_size=512, lr=3e-3, patience=3, lr_decay=0.5, average=0.999)
     )
 
 
@@ -68,6 +74,7 @@ TUTORIAL = NextwordConfig(
     casefold=False,
     context_dropout=0.0,
     members=1,
+    class_size=0,
     fp16=False,
     train=TrainConfig(epochs=10, batch_size=8, lr=1e-3, patience=10),
 )
@@ -104,9 +111,10 @@ def train(data: str, config: NextwordConfig) -> Trained:
     """Train on `data`; returns what the exporter needs."""
     import torch
 
-    from .models import Ensemble, NgramLM, WithTopK
+    from .models import Ensemble, FactoredLM, NgramLM, WithTopK
     from .trainer import fit, resolve_device, seed_everything
 
+    started = time.perf_counter()
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     spec = TokenizerSpec(casefold=config.casefold)
@@ -138,11 +146,16 @@ def train(data: str, config: NextwordConfig) -> Trained:
 
     if data != "tutorial":  # the tutorial keeps its own settings
         config = dataclasses.replace(config, train=fitted(config.train, len(y)))
+    starts = list(range(0, len(vocab), config.class_size)) if config.class_size else []
     members, history, bests = [], [], []
     for member in range(config.members):
         seed = config.train.seed + member
         seed_everything(seed)
-        model = NgramLM(len(vocab), config.context, config.dim, config.hidden, config.dropout, config.tie).to(device)
+        model = (
+            FactoredLM(len(vocab), config.context, config.dim, config.hidden, config.dropout, config.class_size)
+            if starts
+            else NgramLM(len(vocab), config.context, config.dim, config.hidden, config.dropout, config.tie)
+        ).to(device)
         batches = _batches(x_t, y_t, config, seed)
         name = f"model {member + 1}/{config.members} " if config.members > 1 else ""
         model, member_history, best = fit(
@@ -173,9 +186,10 @@ def train(data: str, config: NextwordConfig) -> Trained:
         featurizer=spec.to_dict(),
         data_files={"vocab.json": ("vocab", vocab.token_to_id)},
         sizes={"context": config.context, "vocab": len(vocab), "top_k": top_k},
-        fp16="all" if config.fp16 else None,
+        fp16="matrices" if config.fp16 else None,
         model_info={
-            "architecture": "ngram-lm",
+            "architecture": "factored-ngram-lm" if starts else "ngram-lm",
+            **({"classes": starts} if starts else {}),
             "dim": config.dim,
             "hidden": config.hidden,
             "dropout": config.dropout,
@@ -189,6 +203,7 @@ def train(data: str, config: NextwordConfig) -> Trained:
             ],  # rows: training tokens
         },
         metrics={
+            "train_seconds": round(time.perf_counter() - started, 1),  # data, every member and the cache
             "history": history,
             "best": best,
             "train_tokens": len(y),
@@ -254,8 +269,11 @@ def loss_of(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int
 
     total = 0.0
     for start in range(0, len(y), batch):
-        logp = model(x[start : start + batch])
-        total += torch.nn.functional.nll_loss(logp, y[start : start + batch], reduction="sum").item()
+        rows, targets = x[start : start + batch], y[start : start + batch]
+        if hasattr(model, "losses"):  # a factored model scores only each target's class
+            total += model.losses(rows, targets).sum().item()
+        else:
+            total += torch.nn.functional.nll_loss(model(rows), targets, reduction="sum").item()
     return total / max(len(y), 1)
 
 
@@ -282,7 +300,13 @@ TRAINING = TaskTraining(
             "--models",
             "members",
             type=click.IntRange(min=1),
-            help="Models trained from different seeds and averaged (default 2; 1 is fastest).",
+            help="Models trained from different seeds and averaged (default 3; 1 is fastest).",
+        ),
+        click.option(
+            "--class-size",
+            type=click.IntRange(min=0),
+            help="Words per output class (a class-factored model: exact top-k without scoring every "
+            "word); 0: one softmax over the vocabulary (default 80; tutorial: 0).",
         ),
     ],
 )

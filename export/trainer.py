@@ -66,8 +66,11 @@ def fit(
         total, count = 0.0, 0
         with _progress(n_batches, f"{name}epoch {epoch + 1}/{config.epochs}", config.quiet) as bar:
             for inputs, targets, weights in batches(epoch):
-                logp = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
-                losses = torch.nn.functional.nll_loss(logp, targets, reduction="none")
+                args = inputs if isinstance(inputs, tuple) else (inputs,)
+                if hasattr(model, "losses"):  # a model that scores only what the loss needs (`FactoredLM`)
+                    losses = model.losses(*args, targets)
+                else:
+                    losses = torch.nn.functional.nll_loss(model(*args), targets, reduction="none")
                 loss = (losses * weights).sum() / weights.sum() if weights is not None else losses.mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -87,7 +87,7 @@ class Trained:
     example_texts: list[str]  # inputs for the test vectors
     evaluate: Callable[[Any], dict[str, Any]]  # predictor -> dev metrics, for the report and the manifest
     quality: Quality | None = None  # gate for the int8 variant; None: no int8 variant
-    fp16: str | None = None  # ship weights as float16: "embedding" (the table only) or "all"
+    fp16: str | None = None  # ship weights as float16: "embedding" (the table only) or "matrices" (the big ones)
     facts: dict[str, Any] = field(default_factory=dict)  # task facts carried inside the model files
 
 

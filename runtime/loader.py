@@ -7,9 +7,7 @@ from typing import Any
 
 from . import tasks
 from .bundle import Bundle, default_bundle_path
-from .errors import BundleError, InputError
-
-RETRIES = 5  # reads of a bundle that a writer keeps replacing meanwhile
+from .errors import InputError
 
 
 def load(
@@ -31,15 +29,4 @@ def load(
     from .backends import check_threads
 
     check_threads(threads)
-    if isinstance(path, Bundle):
-        return tasks.get(path.manifest.task).predictor(path, backend, precision, threads)
-    for attempt in range(RETRIES):
-        bundle = Bundle.open(path, task)
-        try:
-            return tasks.get(bundle.manifest.task).predictor(bundle, backend, precision, threads)
-        except BundleError:
-            # a writer swapped a new bundle in while this one was read (the old folder's files
-            # went with it): read the new one; a real defect of the bundle raises on the spot
-            if attempt == RETRIES - 1 or not bundle.replaced():
-                raise
-    raise AssertionError("unreachable")
+    return tasks.open_predictor(path, task, backend, precision, threads)

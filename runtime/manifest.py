@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .errors import BundleError
+from .task_names import names as task_names
 
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
@@ -89,8 +90,6 @@ class Manifest:
         for name in required:
             if name not in data:
                 raise BundleError(f"manifest.json: required field '{name}' is missing")
-        from .tasks import names as task_names  # the registry; imports no task module
-
         if data["task"] not in task_names():
             raise BundleError(f"manifest.json: field 'task' is {data['task']!r}, expected one of {task_names()}")
         for name in ("producer", "model", "featurizer", "signature"):

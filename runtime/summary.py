@@ -20,6 +20,12 @@ def manifest_summary(m: Manifest) -> str:
             f"writer:      a cache of the last {cache.get('window')} tokens written, weights {cache.get('unigram')} "
             f"(words) and {cache.get('bigram')} (word pairs): lm.writer(), bowgram nextword --adapt"
         )
+    classes = m.model.get("classes")
+    if isinstance(classes, list):  # validated by the task on load
+        lines.append(
+            f"classes:     {len(classes)} output classes of consecutive ids (a factored model: exact top-k "
+            "from the weights, without scoring every word)"
+        )
     for source in m.model.get("training_data", []):  # where the model learnt from, one line each
         if isinstance(source, dict):
             rows = f"{source['rows']:,}" if isinstance(source.get("rows"), int) else "?"

@@ -59,8 +59,9 @@ def test_float16_storage_still_computes_in_float32():
     assert torch.allclose(out, reference, atol=1e-2) and not torch.equal(out, reference)
 
 
-def test_averaged_float16_nextword_bundle(tmp_path):
-    """Two averaged models, stored as float16, through the same export path as the default."""
+def test_averaged_float16_factored_nextword_bundle(tmp_path):
+    """Two averaged class-factored models, their big matrices stored as float16, through the same
+    export path as the default; the runtime finds their weights by name and searches them."""
     text = tmp_path / "lm.txt"
     words = "the cat sat on the mat and the dog sat on the log".split()
     text.write_text(
@@ -69,21 +70,32 @@ def test_averaged_float16_nextword_bundle(tmp_path):
     config = config_for(
         "nextword",
         str(text),
-        {"members": 2, "fp16": True, "dim": 8, "hidden": 16},
+        {"members": 2, "fp16": True, "dim": 8, "hidden": 1400, "class_size": 4},  # hidden.weight: 33,600 values
         {"epochs": 2, "batch_size": 16, "quiet": True},
     )
     manifest = train_and_export("nextword", str(text), tmp_path / "lm", config)
     assert manifest["model"]["members"] == 2 and manifest["model"]["weights_dtype"] == "float16"
+    assert manifest["model"]["architecture"] == "factored-ngram-lm"
+    vocab = json.loads((tmp_path / "lm" / "vocab.json").read_text(encoding="utf-8"))
+    assert manifest["model"]["classes"] == list(range(0, len(vocab), 4))  # runs of 4 consecutive ids
     assert [h["model"] for h in manifest["metrics"]["history"]] == [1, 1, 2, 2]
     assert len(manifest["metrics"]["best"]["models"]) == 2
     onnx = pytest.importorskip("onnx")
-    weights = {
-        init.name: init.data_type
+    stored = {
+        init.name: (init.data_type, init.dims)
         for init in onnx.load(str(tmp_path / "lm" / "model.onnx")).graph.initializer
-        if init.name.endswith(".weight")
     }
-    assert {"model.members.0.output.weight", "model.members.1.output.weight"} <= set(weights)  # the tied tables
-    assert set(weights.values()) == {onnx.TensorProto.FLOAT16}
+    for member in (0, 1):  # big matrices float16, the rest float32; all under their own names
+        assert stored[f"model.members.{member}.hidden.weight"][0] == onnx.TensorProto.FLOAT16
+        for part in ("output.weight", "output.bias", "hidden.bias", "project.weight", "project.bias", "classes.weight"):
+            assert stored[f"model.members.{member}.{part}"][0] == onnx.TensorProto.FLOAT
+    searched = load(tmp_path / "lm", backend="onnx")
+    assert searched.class_search() is not None  # named weights that reproduce the test vectors
+    graph = load(tmp_path / "lm", backend="onnx")
+    graph._search, graph._search_read = None, True
+    for context in ("the cat", "sat on the", ""):
+        a, b = searched.predict(context, k=5), graph.predict(context, k=5)
+        assert np.allclose([p for _, p in a], [p for _, p in b], rtol=1e-4)
     for backend in ("onnx", "torchscript", "pt2"):
         predictor = load(tmp_path / "lm", backend=backend)
         probs = [p for _, p in predictor.predict("the cat", k=100)]

@@ -9,6 +9,22 @@ const EOS_ID = 1;
 export const MAX_CACHE_WINDOW = 1000;
 const PARAGRAPH_BREAK = /\n[ \t\r\f\v]*\n/g; // a blank line, as the Python tokenizer cuts paragraphs
 
+/**
+ * The manifest's model.classes (absent: null): the first id of each output class of a factored
+ * model, checked as the Python runtime checks it. This runtime answers from the graph's full
+ * distribution, which the classes already shape; the Python runtime also searches them.
+ */
+export function readClasses(model, vocab) {
+  if (!Object.hasOwn(model, 'classes') || model.classes === null) return null;
+  const starts = model.classes;
+  const ok = Array.isArray(starts) && starts.length > 0 && starts[0] === 0
+    && starts.every((s, i) => Number.isInteger(s) && s < vocab && (i === 0 || s > starts[i - 1]));
+  if (!ok) {
+    throw new BundleError(`manifest.json: model.classes must list the first id of each class: whole numbers from 0, increasing, each below the vocabulary size (${vocab})`);
+  }
+  return starts;
+}
+
 /** The manifest's model.cache (absent: null), checked as the Python runtime checks it. */
 export function readCache(model) {
   if (!Object.hasOwn(model, 'cache') || model.cache === null) return null;
@@ -147,6 +163,7 @@ export class NextWordPredictor {
     this.graphTopK = bundle.sizes.top_ids;
     if (bundle.sizes.log_probs !== this.words.length) throw new BundleError('vocab.json does not match the model output size');
     this.cache = readCache(bundle.model ?? {});
+    this.classes = readClasses(bundle.model ?? {}, this.words.length);
   }
 
   /** A new writer (see Writer). */

@@ -4,7 +4,7 @@ A task module (`tasks/langid.py`, `tasks/nextword.py`) defines `TASK`, a `Task` 
 predictor class, its export contract, how `bowgram eval` measures it and prints the result,
 and where its training half lives (a dotted path into `bowgram.export`, imported only there).
 Nothing outside the task modules branches on a task's name; adding a task means adding a
-module here, its training half under `export/`, and one line to `_MODULES`.
+module here, its training half under `export/`, and one line to `task_names.MODULES`.
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..bundle import Bundle
 from ..errors import BowgramError, BundleError, InputError
+from ..task_names import MODULES, names
+
+__all__ = ["Predictor", "Task", "get", "names", "open_predictor", "reload"]
 
 if TYPE_CHECKING:  # the registry itself (names(), get()) stays free of numpy: `bowgram --help` lists tasks
     import numpy as np
 
     from ..backends import Backend
-    from ..bundle import Bundle
     from ..contract import Contract
-
-_MODULES = {"langid": "bowgram.runtime.tasks.langid", "nextword": "bowgram.runtime.tasks.nextword"}
 
 
 class Predictor:
@@ -127,10 +128,30 @@ def reload(path: str, task: str, backend: str, precision: str, threads: int) -> 
     key = (path, task, backend, precision, threads)
     with _RELOAD_LOCK:
         if key not in _RELOADED:
-            from ..loader import load
-
-            _RELOADED[key] = load(path, task=task, backend=backend, threads=threads, precision=precision)
+            _RELOADED[key] = open_predictor(path, task, backend, precision, threads)
         return _RELOADED[key]
+
+
+RETRIES = 5  # reads of a bundle that a writer keeps replacing meanwhile
+
+
+def open_predictor(
+    path: str | os.PathLike[str] | Bundle, task: str | None, backend: str, precision: str, threads: int
+) -> Predictor:
+    """The predictor of the bundle at `path` (of `task`, if given), read again when a writer
+    replaced the bundle while it was being read."""
+    if isinstance(path, Bundle):
+        return get(path.manifest.task).predictor(path, backend, precision, threads)
+    for attempt in range(RETRIES):
+        bundle = Bundle.open(path, task)
+        try:
+            return get(bundle.manifest.task).predictor(bundle, backend, precision, threads)
+        except BundleError:
+            # a writer swapped a new bundle in while this one was read (the old folder's files
+            # went with it): read the new one; a real defect of the bundle raises on the spot
+            if attempt == RETRIES - 1 or not bundle.replaced():
+                raise
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -145,12 +166,8 @@ class Task:
     trainer: str  # "module:attribute" of the training half, imported by bowgram.export only
 
 
-def names() -> list[str]:
-    return sorted(_MODULES)
-
-
 def get(name: str) -> Task:
-    if name not in _MODULES:
+    if name not in MODULES:
         raise BundleError(f"unknown task {name!r}; known tasks: {', '.join(names())}")
-    task: Task = importlib.import_module(_MODULES[name]).TASK
+    task: Task = importlib.import_module(MODULES[name]).TASK
     return task

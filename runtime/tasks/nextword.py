@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import charclass
+from ..class_search import ClassSearch, class_starts
 from ..contract import Contract, TensorSpec
 from ..corpus import read_text
 from ..errors import BundleError, InputError
@@ -40,6 +41,9 @@ MAX_GENERATE = 1000  # tokens per generate() call
 ROWS = 16  # contexts per backend call
 SCORED_ROWS = 256  # contexts whose full-vocabulary scores are held at once (k beyond the graph's top-k, prefixes)
 TAIL_CHARS = 10_000  # characters of a context that are tokenized: its end
+# contexts a call answers one at a time from a factored model's weights (class_search.py); with 4 or
+# more a call, the graph's batch is faster per context (measured on the default bundle)
+SEARCHED_ROWS = 2
 CANDIDATE_CACHE = 256  # prefixes whose candidate ids are kept
 LOG_PROBS, TOP_LOG_PROBS, TOP_IDS = "log_probs", "top_log_probs", "top_ids"
 
@@ -71,6 +75,10 @@ class NextWordPredictor(Predictor):
             )
         self._graph_top_k = self.sizes["top_k"]
         self.cache = CacheSpec.of(manifest.model)
+        self.classes = class_starts(manifest.model, len(self.vocab), str(bundle.path))
+        self._search: ClassSearch | None = None
+        self._search_read = False
+        self._search_lock = threading.Lock()
         self._candidate_cache: dict[str, np.ndarray] = {}
         self._candidate_lock = threading.Lock()
 
@@ -114,6 +122,14 @@ class NextWordPredictor(Predictor):
         if not batch:
             return []
         ids = self.context_ids(batch)
+        search = self.class_search() if not prefix and len(batch) <= SEARCHED_ROWS else None
+        if search is not None:  # a factored model's own weights: no model call (class_search.py)
+            words = self.vocab.words
+            results = [
+                [(words[i], p) for i, p in zip(*search.top(row, min(k, len(words) - len(SPECIALS)), len(SPECIALS)))]
+                for row in ids
+            ]
+            return results[0] if single else results
         if not prefix and k + len(SPECIALS) <= self._graph_top_k:
             outputs = self._run(ids, [TOP_IDS, TOP_LOG_PROBS])
             results = [
@@ -129,6 +145,48 @@ class NextWordPredictor(Predictor):
         for start in range(0, len(ids), SCORED_ROWS):  # [rows, vocab] scores for a bounded number of rows
             results += self._best(self.log_probs_of_ids(ids[start : start + SCORED_ROWS]), allowed, k)
         return results[0] if single else results
+
+    def class_search(self) -> ClassSearch | None:
+        """A factored model's weights, read on first use from the bundle's ONNX file, if they
+        reproduce the bundle's test vectors (`_reproduces`); else None. Only for the fp32 model:
+        the int8 one answers as itself."""
+        with self._search_lock:
+            if not self._search_read:
+                self._search, self._search_read = self._read_search(), True
+            return self._search
+
+    def _read_search(self) -> ClassSearch | None:
+        artifact = self.bundle.manifest.artifact("onnx", "fp32")
+        if self.classes is None or self.precision != "fp32" or artifact is None or not self.bundle.present(artifact):
+            return None
+        try:
+            read, size = self.bundle.reader(artifact)
+            search = ClassSearch.read(read, size, self.classes, self.context_size, len(self.vocab))
+        except (BundleError, OSError):  # not a file this reader understands: the model answers instead
+            return None
+        return search if search is not None and self._reproduces(search) else None
+
+    def _reproduces(self, search: ClassSearch) -> bool:
+        """Whether `search` gives the log-probabilities examples.json records (no model call, which
+        matters to a command that answers one context and exits), else the model's own on a few
+        contexts; within the contract's tolerance."""
+        cases: list[tuple[list[int], list[int], list[float]]] = []
+        try:
+            for ex in self.bundle.read_json("examples")["examples"]:
+                cases.append((list(ex["ids"]), [int(t[0]) for t in ex["top"]], [float(t[2]) for t in ex["top"]]))
+        except (BundleError, KeyError, TypeError, ValueError, IndexError):
+            cases = []
+        if not cases:
+            probe = np.arange(len(self.vocab), dtype=np.int64)[: 4 * self.context_size].reshape(-1, self.context_size)
+            index = list(range(len(self.vocab)))
+            cases = [(row.tolist(), index, lp.tolist()) for row, lp in zip(probe, self.log_probs_of_ids(probe))]
+        for ids, index, want in cases:
+            if len(ids) != self.context_size or not all(0 <= i < len(self.vocab) for i in [*ids, *index]):
+                return False
+            got = search.log_probs(np.asarray(ids, dtype=np.int64))
+            if not np.allclose(got[index], want, atol=CONTRACT.atol, rtol=CONTRACT.rtol):
+                return False
+        return True
 
     def _best(self, logp: np.ndarray, allowed: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """The k best allowed words of each row of log-probabilities, best first."""
