@@ -137,10 +137,14 @@ def test_slow_clients_neither_hold_workers_nor_delay_a_normal_request(tutorial_b
         assert answer[0] == 200 and answer[1]["results"][0]["predictions"][0]["label"] == "ENGLISH"
         assert time.monotonic() - started < 1.5  # answered at once, not after the slow clients time out
         assert threading.active_count() <= before + 2  # the two workers, whatever the number of clients
-        deadline = time.monotonic() + 10  # past their timeout the slow clients are dropped: EOF, no answer
+        deadline = time.monotonic() + 10  # past their timeout the slow clients are dropped: no answer
         for conn in slow[:20]:
             conn.settimeout(max(0.1, deadline - time.monotonic()))
-            assert conn.recv(4096) == b""
+            try:
+                got = conn.recv(4096)  # an end of file ...
+            except ConnectionResetError:  # ... or a reset, when the server closed with bytes of it unread
+                got = b""
+            assert got == b""
     finally:
         for conn in slow:
             conn.close()
