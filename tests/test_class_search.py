@@ -97,8 +97,7 @@ def test_flat_classes_make_the_search_look_past_its_first_chunk():
 @pytest.fixture(scope="module")
 def default():
     predictor = load(DEFAULT)
-    if predictor.classes is None:
-        pytest.skip("the default next-word bundle is not class-factored")
+    assert predictor.classes is not None, "the default next-word bundle is class-factored"
     return predictor
 
 
@@ -139,18 +138,31 @@ def test_predict_answers_from_the_search_as_the_graph_would(default):
         assert np.allclose([p for _, p in a], [p for _, p in b], rtol=1e-4)
 
 
-def test_weights_that_do_not_reproduce_the_model_are_not_used(tmp_path, default):
+def with_examples(tmp_path: Path, change) -> Path:
+    """A copy of the default bundle whose examples.json `change` edited (its checksum updated)."""
     out = tmp_path / "nextword"
     shutil.copytree(DEFAULT, out)
     examples = json.loads((out / "examples.json").read_text("utf-8"))
-    examples["examples"][0]["top"][0][2] += 0.5  # a test vector the weights cannot give
+    change(examples)
     (out / "examples.json").write_text(json.dumps(examples), "utf-8")
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
     for a in manifest["artifacts"]:
         if a["path"] == "examples.json":
             a["sha256"], a["size"] = sha256_of(out / "examples.json"), (out / "examples.json").stat().st_size
     (out / "manifest.json").write_text(json.dumps(manifest), "utf-8")
-    predictor = load(out)
+    return out
+
+
+def test_without_test_vectors_the_weights_are_checked_against_the_model(tmp_path, default):
+    predictor = load(with_examples(tmp_path, lambda examples: examples["examples"].clear()))
+    assert predictor.class_search() is not None
+
+
+def test_weights_that_do_not_reproduce_the_model_are_not_used(tmp_path, default):
+    def spoil(examples):
+        examples["examples"][0]["top"][0][2] += 0.5  # a test vector the weights cannot give
+
+    predictor = load(with_examples(tmp_path, spoil))
     assert predictor.class_search() is None
     assert [w for w, _ in predictor.predict("to be or not to", k=3)] == [
         w for w, _ in default.predict("to be or not to", k=3)

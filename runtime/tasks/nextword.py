@@ -177,7 +177,7 @@ class NextWordPredictor(Predictor):
         except (BundleError, KeyError, TypeError, ValueError, IndexError):
             cases = []
         if not cases:
-            probe = np.arange(len(self.vocab), dtype=np.int64)[: 4 * self.context_size].reshape(-1, self.context_size)
+            probe = (np.arange(4 * self.context_size, dtype=np.int64) % len(self.vocab)).reshape(4, self.context_size)
             index = list(range(len(self.vocab)))
             cases = [(row.tolist(), index, lp.tolist()) for row, lp in zip(probe, self.log_probs_of_ids(probe))]
         for ids, index, want in cases:
