@@ -10,7 +10,8 @@ within-class scores tied to the input embeddings as in the default model. Report
 and the averaged pair's validation perplexity, then an exact top-5 for one context in numpy:
 classes in order of their bound (a word's probability is at most its class's), stopping once the
 5th best word beats the next class's bound; checked against the full distribution, and timed next
-to the default bundle's predict() in alternating passes. Nothing here is shipped.
+to the default bundle's predict() in alternating passes. Nothing here is shipped: the default
+bundle's factored model grew out of it (`export/models.py` `FactoredLM`, `runtime/class_search.py`).
 """
 
 from __future__ import annotations

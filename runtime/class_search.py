@@ -201,11 +201,12 @@ class ClassSearch:
         return found_w[best].tolist(), found_p[best].astype(np.float64).tolist()
 
     def _best(self, p: np.ndarray, block: int, k: int, first: int) -> tuple[np.ndarray, np.ndarray]:
-        """The k best of a block's word probabilities, and their ids (ids below `first`: never)."""
+        """The k best of a block's word probabilities, and their ids (ids below `first` and the
+        padding: never, even where a word's probability is 0 in float32)."""
         start = self.blocks[block] * self.width
         ids = self.slots_flat[start : start + len(p)]
-        if ids[0] < first:
-            p[ids < first] = -1.0
+        if ids[0] < first or ids[-1] >= self.vocab:  # the first block has the specials, the last the padding
+            p[(ids < first) | (ids >= self.vocab)] = -1.0
         if len(p) > k:
             keep = np.argpartition(p, -k)[-k:]
             return p[keep], ids[keep]

@@ -94,6 +94,19 @@ def test_flat_classes_make_the_search_look_past_its_first_chunk():
     assert len(starts) > BLOCK
 
 
+def test_every_word_can_be_asked_for_even_where_probabilities_underflow():
+    rng = np.random.default_rng(2)
+    starts = list(range(0, 57, 4))  # the last class has one word and three padding slots
+    search = random_search(rng, starts, 57)
+    search.class_b[:, 3] = -300  # class 3's words: probability 0 in float32
+    search.head_b[:, 3] = -300
+    row = np.array([5, 9])
+    ids, probs = search.top(row, 1000, first=3)
+    assert sorted(ids) == list(range(3, 57))  # every word once, no padding, no specials
+    assert probs == sorted(probs, reverse=True) and min(probs) == 0.0
+    assert abs(sum(probs) - np.exp(search.log_probs(row))[3:].sum()) < 1e-5
+
+
 @pytest.fixture(scope="module")
 def default():
     predictor = load(DEFAULT)
