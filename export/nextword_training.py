@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -114,7 +113,6 @@ def train(data: str, config: NextwordConfig) -> Trained:
     from .models import Ensemble, FactoredLM, NgramLM, WithTopK
     from .trainer import fit, resolve_device, seed_everything
 
-    started = time.perf_counter()
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     spec = TokenizerSpec(casefold=config.casefold)
@@ -203,7 +201,6 @@ def train(data: str, config: NextwordConfig) -> Trained:
             ],  # rows: training tokens
         },
         metrics={
-            "train_seconds": round(time.perf_counter() - started, 1),  # data, every member and the cache
             "history": history,
             "best": best,
             "train_tokens": len(y),
