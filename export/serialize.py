@@ -46,6 +46,24 @@ def to_torchscript(
     strip_debug_info(path)
 
 
+def _write_deflated(path: Path, members: list[tuple[zipfile.ZipInfo, bytes]]) -> None:
+    """Replace the archive at `path` with these entries, compressed: torch writes its archives
+    uncompressed, and the float16 weights of a default bundle shrink by about 8% (both torch
+    readers accept compressed entries; loading is not memory-mapped)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w") as dst:
+        for info, data in members:
+            dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    os.replace(tmp, path)
+
+
+def deflate(path: Path) -> None:
+    """A torch archive (pt2, TorchScript) with the same entries, compressed."""
+    with zipfile.ZipFile(path) as src:
+        members = [(info, src.read(info.filename)) for info in src.infolist()]
+    _write_deflated(path, members)
+
+
 def strip_debug_info(path: Path) -> None:
     """Make a TorchScript archive the same bytes on every build: drop its `*.debug_pkl` entries
     (source ranges with the build machine's file paths, which loading does not need), put its
@@ -63,11 +81,7 @@ def strip_debug_info(path: Path) -> None:
     digest = hashlib.sha256(b"".join(members[n] for n in sorted(members) if n not in ids)).hexdigest()
     for name in ids:
         members[name] = str(int(digest, 16) % 10**40).zfill(40).encode()
-    stripped = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(stripped, "w", zipfile.ZIP_STORED) as dst:
-        for info in infos:
-            dst.writestr(info, members[info.filename])
-    os.replace(stripped, path)
+    _write_deflated(path, [(info, members[info.filename]) for info in infos])
 
 
 _CONSTANT = re.compile(r"^\s+\w+ : Final\[")
@@ -95,6 +109,7 @@ def to_pt2(
     for node in program.graph.nodes:  # source locations of the build machine: not for shipping
         node.meta.pop("stack_trace", None)
     torch.export.save(program, str(path), extra_files={"bowgram.json": json.dumps(facts, ensure_ascii=False)})
+    deflate(path)
 
 
 def _dims(contract: Contract) -> dict[int, Any]:

@@ -181,6 +181,19 @@ def test_a_built_bundle_carries_no_path_of_the_machine_that_built_it(trained_bun
         assert not [n for n in needles for blob in blobs if n in blob], path.name
 
 
+@pytest.mark.parametrize("name", tasks.names())
+def test_torch_archives_are_written_compressed(trained_bundles, name):
+    """torch writes its archives uncompressed; the exporter deflates every entry (verify, in
+    test_round_trip_train_export_load_verify, loads them and reproduces the test vectors)."""
+    import zipfile
+
+    for file in ("model.pt2", "model.torchscript.pt"):
+        with zipfile.ZipFile(trained_bundles[name] / file) as archive:
+            infos = archive.infolist()
+        assert infos and {i.compress_type for i in infos} == {zipfile.ZIP_DEFLATED}, file
+        assert sum(i.compress_size for i in infos) < sum(i.file_size for i in infos), file
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", tasks.names())
 def test_a_rebuild_is_the_same_bytes(trained_bundles, tmp_path, name):
