@@ -104,6 +104,22 @@ def udhr_rows() -> tuple[list[str], list[str], Source]:
     return labels, texts, Source(f"UDHR ({len(set(labels))} languages)", len(texts), **UDHR)
 
 
+# OTHER's languages closest to a label, kept out of `und` when that label is left out of training
+# (the unknown-language protocol): leaving out Somali must not leave the Somali languages in `und`
+RELATIVES = {"so": ("ymm", "dbr", "gex", "jii"), "zu": ("nbl",)}
+
+
+def other_rows(exclude: tuple[str, ...] = ()) -> tuple[list[str], list[str], Source]:
+    """Sentences in languages none of the labels covers (`other_languages.tsv.gz`: UDHR
+    translations, see export/data/README.md), all labelled `und`: a class for "none of these",
+    so that text in a language the model was not trained on need not get a neighbour's label."""
+    codes, texts = read_labelled(default_data("langid", "other_languages.tsv.gz"))
+    dropped = {code for label in exclude for code in RELATIVES.get(label, ())}
+    kept = [text for code, text in zip(codes, texts) if code not in dropped]
+    languages = len(set(codes) - dropped)
+    return ["und"] * len(kept), kept, Source(f"UDHR in {languages} other languages, as und", len(kept), **UDHR)
+
+
 def language_table(labels: list[str]) -> dict[str, dict[str, str]]:
     """`languages.json` for these labels: name, ISO 639-1/639-3 codes, script and FLORES-200 code
     of each label `language_codes.tsv` knows (a model of other labels gets entries for those only).

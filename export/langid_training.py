@@ -29,6 +29,7 @@ from .langid_data import (
     corpus_words,
     flores_rows,
     language_table,
+    other_rows,
     udhr_rows,
     v3_rows,
     wordfreq_words,
@@ -64,6 +65,7 @@ class LangidConfig:
     corpus_words: int = 5000  # per language: its most frequent words of the training text, one per row
     wordfreq_words: int = 5000  # --data default: per language wordfreq covers, its top words, one per row
     udhr: bool = True  # --data default: add the UDHR translations
+    other_languages: bool = True  # --data default: UDHR text in languages no label covers, labelled und
     class_weight_power: float = 0.5  # rows of a class weigh (largest class / its size) ** this: 0 none, 1 balanced
     calibrate: bool = True  # fit a softmax temperature on the tuning half of dev (sentences + spans), folded in
     drop_format: bool = True  # format characters (zero-width space, soft hyphen, ...) join letters, not split words
@@ -320,6 +322,8 @@ def _with_extra_rows(
         udhr_labels, udhr_texts, source = udhr_rows()
         udhr_labels, udhr_texts = _without(config.exclude, udhr_labels, udhr_texts)
         add(udhr_labels, udhr_texts, dataclasses.replace(source, rows=len(udhr_texts)))
+    if data == "default" and config.other_languages:
+        add(*other_rows(config.exclude))
     return out_labels, out_texts, sources
 
 

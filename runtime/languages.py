@@ -50,6 +50,8 @@ def code_map(languages: dict[str, dict[str, str]], labels: Sequence[str], codes:
         raise InputError(f"this bundle has no languages.json (names and codes): it answers in labels, not {codes}")
     mapping, missing = {}, []
     for label in labels:
+        if label == "und":  # a model's "none of these" class: never answered as a label, needs no code
+            continue
         entry = languages.get(label, {})
         if codes == "iso639-1":
             code = entry.get("iso639_1") or entry.get("iso639_3")

@@ -4,6 +4,7 @@ js/test/cases/languages.json)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -98,3 +99,42 @@ def test_the_exporter_describes_the_labels_its_table_knows():
 
 def _codes_lines() -> list[str]:
     return (ROOT / "export" / "language_codes.tsv").read_text(encoding="utf-8").splitlines()[1:]
+
+
+def test_a_none_of_these_class_lowers_p_and_is_never_answered(bundle_copy):
+    """A label `und` is a model's "none of these languages" class (shared case: the JavaScript
+    runtime answers the same): its share is left out of every language's probability, so text
+    it claims gets a low p (and `und` at a threshold), but it is never a guess itself."""
+    case = CASES["none_of_these"]
+    path = with_languages(bundle_copy("langid"), case["languages"])
+    (path / "labels.json").write_text(json.dumps(case["labels"]), encoding="utf-8")
+    manifest = json.loads((path / "manifest.json").read_text())
+    entry = next(a for a in manifest["artifacts"] if a["path"] == "labels.json")
+    entry.update(sha256=sha256_of(path / "labels.json"), size=(path / "labels.json").stat().st_size)
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    lid = load(path)
+    for row in case["answers"]:
+        options = {k: row[k] for k in ("k", "threshold", "codes")}
+        for got in (lid.predict(row["text"], **options), lid.predict([row["text"]] * 20, **options)[0]):
+            assert [label for label, _ in got] == [label for label, _ in row["answer"]]
+            assert [p for _, p in got] == pytest.approx([p for _, p in row["answer"]], rel=1e-4)
+    with pytest.raises(InputError, match="unknown language"):
+        lid.predict(case["answers"][0]["text"], languages=case["refused_languages"])
+    mixed = " ".join(row["text"] for row in case["answers"])
+    assert {s[2] for s in lid.segments(mixed)} == {"ENGLISH"}  # the Spanish words: "none of these" is no segment
+
+
+def test_the_none_of_these_text_is_in_no_labelled_language_and_leaves_out_relatives(monkeypatch):
+    from bowgram.export import langid_data
+    from bowgram.export.langid_data import RELATIVES, language_table, other_rows
+
+    # the checkout's data: a wheel (the runtime-only CI venv) does not carry the training corpora
+    monkeypatch.setattr(langid_data, "default_data", lambda folder, name: ROOT / "export" / "data" / folder / name)
+    labels, texts, source = other_rows()
+    assert set(labels) == {"und"} and len(texts) == source.rows > 20000
+    codes = [line.split("\t")[0] for line in gzip.open(ROOT / "export/data/langid/other_languages.tsv.gz", "rt")]
+    labelled = json.loads((ROOT / "artifacts" / "langid" / "labels.json").read_text())
+    ours = {entry["iso639_3"] for entry in language_table(labelled).values()}
+    assert not ours & set(codes) and "cmn" not in codes  # no label's language, nor a variety of one
+    without_somali, _, _ = other_rows(("so",))
+    assert len(labels) - len(without_somali) == sum(code in RELATIVES["so"] for code in codes) > 0

@@ -36,7 +36,10 @@ export class LanguageIdentifier {
     if (bundle.model.num_ids !== undefined && this.featurizer.firstBucketId + (bundle.spec.max_n ? bundle.spec.buckets : 0) !== bundle.model.num_ids) {
       throw new BundleError('vocab.json and the featurizer do not match the model\'s number of ids');
     }
-    this.index = new Map(this.labels.map((l, i) => [l, i]));
+    // a model trained with an `und` class ("none of these languages") keeps its share of the probability,
+    // so text in a language it was not trained on gets a low p; `und` is never a guess, nor a language to restrict to
+    this.index = new Map(this.labels.map((l, i) => [l, i]).filter(([l]) => l !== UNDETERMINED));
+    this.answerable = [...this.index.values()];
     this.languages = bundle.languages === null || bundle.languages === undefined ? new Map() : validateLanguages(bundle.languages, this.labels);
     this.maxCells = Math.max(256, Math.floor(CALL_VALUES / Math.max(1, Number(bundle.model.dim) || 32)));
   }
@@ -106,6 +109,7 @@ export class LanguageIdentifier {
       const total = this.base.map((b, y) => vectors.reduce((s, v) => s + v[y], b));
       const candidates = new Set(topIndices(total, 5));
       for (const v of vectors) for (const y of topIndices(v, 3)) candidates.add(y);
+      candidates.delete(this.labels.indexOf(UNDETERMINED)); // "none of these" is never a segment's language
       const labels = [...candidates].sort((a, b) => a - b);
       const path = viterbi(vectors, labels, switchCost);
       for (let t = 0; t < path.length; ) {
@@ -224,7 +228,7 @@ export class LanguageIdentifier {
     if (!Array.isArray(batch) || batch.some((t) => typeof t !== 'string')) throw new InputError('texts must be a string or an array of strings');
     if (!(k >= 1)) throw new InputError(`k must be at least 1, got ${k}`);
     if (!(threshold >= 0 && threshold <= 1)) throw new InputError(`threshold must be between 0 and 1, got ${threshold}`);
-    let allowed = this.labels.map((_, i) => i);
+    let allowed = this.answerable;
     if (languages) {
       const unknown = languages.filter((l) => !this.index.has(l));
       if (unknown.length || !languages.length) throw new InputError(`unknown language(s) ${unknown.join(', ') || '(none given)'}`);

@@ -36,6 +36,7 @@ export function codeMap(languages, labels, codes) {
   const map = new Map();
   const missing = [];
   for (const label of labels) {
+    if (label === 'und') continue; // a model's "none of these" class: never answered as a label, needs no code
     const entry = languages.get(label) ?? new Map();
     const code = codes === 'iso639-1' ? entry.get('iso639_1') || entry.get('iso639_3') : entry.get(codes.replace('-', '_'));
     if (code) map.set(label, code);

@@ -145,20 +145,30 @@ test('a manifest this runtime does not understand is refused', async () => {
 
 const LANGUAGE_CASES = JSON.parse(readFileSync(join(HERE, 'cases', 'languages.json'), 'utf8'));
 
-// the tutorial bundle with `languages` as its languages.json, listed in its manifest (shared cases)
-function withLanguages(languages) {
+async function sha256Hex(bytes) {
+  const digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// the tutorial bundle with `languages` as its languages.json, listed in its manifest, and with `labels`
+// as its labels.json if given (shared cases)
+function withLanguages(languages, labels = null) {
   const path = join(ROOT, 'tests', 'bundles', 'langid');
   const source = folder(path);
   const bytes = new TextEncoder().encode(JSON.stringify(languages));
+  const labelBytes = labels && new TextEncoder().encode(JSON.stringify(labels));
   return {
     where: path,
     async read(name) {
       if (name === 'languages.json') return bytes;
+      if (name === 'labels.json' && labelBytes) return labelBytes;
       if (name !== 'manifest.json') return source.read(name);
       const manifest = JSON.parse(new TextDecoder().decode(await source.read(name)));
-      const digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes));
-      const sha256 = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
-      manifest.artifacts.push({ path: 'languages.json', format: 'languages', sha256, size: bytes.byteLength, precision: 'fp32' });
+      manifest.artifacts.push({ path: 'languages.json', format: 'languages', sha256: await sha256Hex(bytes), size: bytes.byteLength, precision: 'fp32' });
+      if (labelBytes) {
+        const entry = manifest.artifacts.find((a) => a.path === 'labels.json');
+        Object.assign(entry, { sha256: await sha256Hex(labelBytes), size: labelBytes.byteLength });
+      }
       return new TextEncoder().encode(JSON.stringify(manifest));
     },
   };
@@ -180,6 +190,19 @@ test('languages.json: answers in each kind of code, and the bundles the Python r
   const partial = await loadPredictor(withLanguages(missing.languages), ort);
   await assert.rejects(partial.predict(text, { codes: missing.codes }), (e) => e instanceof InputError && e.message.includes(missing.message));
   await assert.rejects((await load(join(ROOT, 'tests', 'bundles', 'langid'))).predict(text, { codes: 'flores' }), /no languages\.json/);
+});
+
+test('a none-of-these class (label und) lowers p and is never answered, as in the Python runtime', async () => {
+  const { labels, languages, answers, refused_languages: refusedLanguages } = LANGUAGE_CASES.none_of_these;
+  const lid = await loadPredictor(withLanguages(languages, labels), ort);
+  for (const { text, k, threshold, codes, answer } of answers) {
+    const got = await lid.predict(text, { k, threshold, codes });
+    assert.deepEqual(got.map(([label]) => label), answer.map(([label]) => label), text);
+    got.forEach(([, p], i) => assert.ok(Math.abs(p - answer[i][1]) <= 1e-4 * answer[i][1], `${text}: ${p}`));
+  }
+  await assert.rejects(lid.predict(answers[0].text, { languages: refusedLanguages }), (e) => e instanceof InputError && /unknown language/.test(e.message));
+  const mixed = answers.map((a) => a.text).join(' ');
+  assert.deepEqual([...new Set((await lid.segments(mixed)).map((s) => s[2]))], ['ENGLISH']); // "none of these" is no segment
 });
 
 test('an option this runtime does not know is refused, not ignored', async () => {

@@ -81,7 +81,12 @@ class LanguageIdentifier(Predictor):
                 f"{bundle.path}: labels.json/vocab.json do not match the model's sizes "
                 f"(labels {sizes['labels']} vs {recorded['labels']}, ids {sizes['ids']} vs {recorded['ids']})"
             )
-        self._index = {label: i for i, label in enumerate(self.labels)}
+        # a model trained with an `und` class ("none of these languages": text in others) keeps its
+        # share of the probability, so text in a language it was not trained on gets a low p; `und`
+        # is never a guess itself, nor a language to restrict to
+        self._none = self.labels.index(UNDETERMINED) if UNDETERMINED in self.labels else None
+        self._index = {label: i for i, label in enumerate(self.labels) if i != self._none}
+        self._answerable = None if self._none is None else np.array(sorted(self._index.values()))
         self.languages: dict[str, dict[str, str]] = {}  # languages.json: names and codes, if the bundle has it
         self._code_maps: dict[str, dict[str, str] | None] = {}  # per kind of code, made once
         if any(a.format == "languages" for a in manifest.artifacts):
@@ -93,6 +98,11 @@ class LanguageIdentifier(Predictor):
         self._weights: LinearWeights | None = None
         self._weights_read = False
         self._word_scores_lock = threading.Lock()
+
+    @property
+    def known_labels(self) -> list[str]:
+        """The labels it answers with: all of `labels` but a "none of these" class (`und`)."""
+        return list(self._index)
 
     def input_ids(self, text: str) -> list[int]:
         return self.featurizer([text[:MAX_CHARS]]).row(0)
@@ -261,9 +271,10 @@ class LanguageIdentifier(Predictor):
             results = [self._best(text, threshold) for text in batch]
             return results[0] if single else results
         log_probs = self.log_probs(batch)
-        if allowed is not None:
-            log_probs = log_probs[:, allowed]
-        names = [self.labels[i] for i in allowed] if allowed is not None else self.labels
+        columns = allowed if allowed is not None else self._answerable
+        if columns is not None:
+            log_probs = log_probs[:, columns]
+        names = [self.labels[i] for i in columns] if columns is not None else self.labels
         k = min(k, log_probs.shape[1])
         scores = np.where(np.isnan(log_probs), -np.inf, log_probs)  # rows without letters: NaN
         top = scores.argmax(axis=1)[:, None] if k == 1 else np.argsort(-scores, axis=1, kind="stable")[:, :k]  # [n, k]
@@ -287,8 +298,9 @@ class LanguageIdentifier(Predictor):
         logits = self._text_logits(text)
         if logits is None:
             return [(UNDETERMINED, 1.0)]
-        best = int(logits.argmax())
-        p = 1.0 / float(np.exp(logits - logits[best]).sum())
+        answerable = self._answerable
+        best = int(logits.argmax()) if answerable is None else int(answerable[logits[answerable].argmax()])
+        p = 1.0 / float(np.exp(logits - logits[best]).sum())  # `und`'s share included
         return [(self.labels[best], p)] if p >= threshold else self._answer([best], [p], self.labels, threshold)
 
     def code_map(self, codes: str) -> dict[str, str] | None:
@@ -339,6 +351,8 @@ class LanguageIdentifier(Predictor):
                 continue
             total = base + vectors.sum(axis=0)
             candidates = np.union1d(_top_labels(vectors, 3), np.argsort(-total)[:5])
+            if self._none is not None:  # "none of these" is never a segment's language
+                candidates = candidates[candidates != self._none]
             for seg in segment(vectors[:, candidates], base[candidates], switch_cost, min_words):
                 label, summed = int(candidates[seg.label]), vectors[seg.first : seg.last + 1].sum(axis=0)
                 if out and out[-1][2] == label:  # the same language goes on
@@ -386,9 +400,8 @@ class LanguageIdentifier(Predictor):
             return None
         unknown = sorted(set(languages) - set(self._index))
         if unknown or not languages:
-            raise InputError(
-                f"unknown language(s) {', '.join(unknown) or '(none given)'}; this model knows: {' '.join(self.labels)}"
-            )
+            known = " ".join(self.known_labels)
+            raise InputError(f"unknown language(s) {', '.join(unknown) or '(none given)'}; this model knows: {known}")
         return np.array(sorted({self._index[lang] for lang in languages}))
 
     @staticmethod
@@ -502,6 +515,8 @@ def metrics_of(
         "n": len(gold),
         "covered": len(gold_c),
         "calibration_error": calibration_error(gold_c, predicted, confidence),
+        # what --threshold 0.5 would answer `und`: the price, on known text, of a low p on unknown text
+        "below_half": float(np.mean(np.array(confidence) < 0.5)) if confidence else 0.0,
         "unknown_labels": dict(unknown),
         "per_label": per_label,
         "confusions": [{"gold": g, "predicted": p, "count": c} for (g, p), c in confused.most_common(confusions)],
