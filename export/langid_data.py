@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections import Counter
 from importlib import metadata, resources
 
+import numpy as np
+
 from bowgram.runtime.corpus import NO_SPACE_SCRIPTS, read_labelled
 from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec
+from bowgram.runtime.languages import UNDETERMINED
 
 from .training import Source, default_data
 
@@ -117,17 +120,59 @@ def other_rows(exclude: tuple[str, ...] = ()) -> tuple[list[str], list[str], Sou
     dropped = {code for label in exclude for code in RELATIVES.get(label, ())}
     kept = [text for code, text in zip(codes, texts) if code not in dropped]
     languages = len(set(codes) - dropped)
-    return ["und"] * len(kept), kept, Source(f"UDHR in {languages} other languages, as und", len(kept), **UDHR)
+    return [UNDETERMINED] * len(kept), kept, Source(f"UDHR in {languages} other languages, as und", len(kept), **UDHR)
+
+
+# scripts whose letters number in the thousands: a permutation of them reads as rare characters of
+# the same language, not as another language
+UNCIPHERED = ("zh", "ja")
+
+
+def enciphered_rows(
+    labels: list[str], texts: list[str], per_label: int, seed: int, share: float = 1.0
+) -> tuple[list[str], list[str]]:
+    """`per_label` sentences of each label with a `share` of its letters swapped by a fixed random
+    permutation within their script (one per label), all labelled `und`: made-up languages in every
+    script the model knows (`share` 1), and near neighbours of each language (a third), so that an
+    unknown language written in a known one's script (Burmese beside Shan, Pashto beside Persian)
+    has somewhere to go besides its neighbour."""
+    import unicodedata
+
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    out = []
+    for label in sorted(by_label):
+        if label in UNCIPHERED or label == UNDETERMINED:
+            continue
+        rows = by_label[label]
+        chosen = [texts[i].casefold() for i in rng.choice(rows, size=min(per_label, len(rows)), replace=False)]
+        scripts: dict[str, list[str]] = {}  # letters swap within their script only: ARABIC with ARABIC
+        for c in sorted({c for text in chosen for c in text if unicodedata.category(c).startswith("L")}):
+            scripts.setdefault(unicodedata.name(c, "?").split()[0], []).append(c)
+        swaps = {}
+        for same in (same for same in scripts.values() if len(same) > 1):
+            moved = sorted(rng.choice(len(same), size=max(2, round(share * len(same))), replace=False))
+            swaps.update({same[i]: same[j] for i, j in zip(moved, rng.permutation(moved))})
+        table = str.maketrans(swaps)
+        out += [text.translate(table) for text in chosen]
+    return [UNDETERMINED] * len(out), out
 
 
 def language_table(labels: list[str]) -> dict[str, dict[str, str]]:
     """`languages.json` for these labels: name, ISO 639-1/639-3 codes, script and FLORES-200 code
     of each label `language_codes.tsv` knows (a model of other labels gets entries for those only).
     The table ships in the package (not with the corpora): training on one's own file uses it too."""
+    table = language_codes()
+    return {label: table[label] for label in labels if label in table}
+
+
+def language_codes() -> dict[str, dict[str, str]]:
+    """Every row of `language_codes.tsv`: label -> its non-empty fields."""
     lines = (resources.files("bowgram.export") / "language_codes.tsv").read_text(encoding="utf-8").splitlines()
     header, rows = lines[0].split("\t"), [line.split("\t") for line in lines[1:] if line]
-    table = {row[0]: {k: v for k, v in zip(header[1:], row[1:]) if v} for row in rows}
-    return {label: table[label] for label in labels if label in table}
+    return {row[0]: {k: v for k, v in zip(header[1:], row[1:]) if v} for row in rows}
 
 
 def corpus_source(rows: int) -> Source:

@@ -57,7 +57,7 @@ def fit(
     and kept. Returns the best model by dev score (its weights restored), the history, and the
     best epoch's metrics. `name` prefixes the progress bar.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = _adam(list(model.parameters()), config)
     averaged = copy.deepcopy(model) if config.average else None
     scored = averaged if averaged is not None else model
     history, best, best_state, best_metrics, waited = [], -math.inf, None, {}, 0
@@ -103,6 +103,16 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     return model.eval(), history, best_metrics
+
+
+def _adam(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Adam:
+    """Adam, fused into one kernel where this torch has one for the device (CPU since torch 2.4):
+    the same update, and on the language identifier's 3M-weight table a step 5x faster (11 ms ->
+    2.2 ms on 2 CPU cores; its build 1,007 s -> 855 s)."""
+    try:
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    except (RuntimeError, TypeError):  # an older torch, or a device without the fused kernel
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
 @torch.no_grad()

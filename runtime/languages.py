@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import BundleError, InputError
 
+UNDETERMINED = "und"  # the answer for "no language found", and a model's "none of these" class
 FIELDS = ("name", "iso639_1", "iso639_3", "script", "flores")
 CODES = ("label", "iso639-1", "iso639-3", "flores")  # what an answer can be given in
 MAX_FIELD = 100  # characters: names and codes are short
@@ -50,7 +51,7 @@ def code_map(languages: dict[str, dict[str, str]], labels: Sequence[str], codes:
         raise InputError(f"this bundle has no languages.json (names and codes): it answers in labels, not {codes}")
     mapping, missing = {}, []
     for label in labels:
-        if label == "und":  # a model's "none of these" class: never answered as a label, needs no code
+        if label == UNDETERMINED:  # a model's "none of these" class: never answered as a label, needs no code
             continue
         entry = languages.get(label, {})
         if codes == "iso639-1":
@@ -71,7 +72,7 @@ def code_map(languages: dict[str, dict[str, str]], labels: Sequence[str], codes:
 
 def relabel(answers: list[Any], mapping: dict[str, str] | None, at: int = 0) -> list[Any]:
     """Answers (lists of tuples whose item `at` is a label) with each label given as its code;
-    "und" and any label the mapping lacks stay as they are."""
+    `UNDETERMINED` and any label the mapping lacks stay as they are."""
     if mapping is None:
         return answers
     return [[(*t[:at], mapping.get(t[at], t[at]), *t[at + 1 :]) for t in answer] for answer in answers]

@@ -138,3 +138,33 @@ def test_the_none_of_these_text_is_in_no_labelled_language_and_leaves_out_relati
     assert not ours & set(codes) and "cmn" not in codes  # no label's language, nor a variety of one
     without_somali, _, _ = other_rows(("so",))
     assert len(labels) - len(without_somali) == sum(code in RELATIVES["so"] for code in codes) > 0
+
+
+def test_enciphered_text_is_a_made_up_language_in_the_same_script():
+    import unicodedata
+
+    from bowgram.export.langid_data import enciphered_rows
+
+    labels = ["en", "en", "en", "el", "el", "zh", "fa"]
+    texts = ["The cat sat.", "A dog ran home!", "Hello world", "Καλημέρα κόσμε", "Ένα σπίτι", "你好世界", "سلام ok"]
+
+    def shape(text: str) -> str:  # each letter as its script, everything else as itself
+        return "".join(unicodedata.name(c).split()[0][:2] if c.isalpha() else c for c in text)
+
+    out_labels, out = enciphered_rows(labels, texts, 5, seed=0)
+    assert set(out_labels) == {"und"} and len(out) == 6  # zh: a permutation of Han reads as rare Chinese
+    kept = [t.casefold() for label, t in zip(labels, texts) if label != "zh"]
+    assert sorted(map(shape, out)) == sorted(map(shape, kept))  # letters swap within their own script
+    assert not set(out) & set(kept)
+    assert enciphered_rows(labels, texts, 5, seed=0)[1] == out and enciphered_rows(labels, texts, 5, seed=1)[1] != out
+    english = [t for t in out if t.isascii() and len(t) > 10]
+    pairs = {(a, b) for old in kept[:3] for t in english if shape(t) == shape(old) for a, b in zip(old, t)}
+    images = {a: {b for x, b in pairs if x == a} for a, _ in pairs}
+    assert len(english) == 3 and all(len(b) == 1 for b in images.values())  # one permutation per language
+    assert len({b for (b,) in images.values()}) == len(images)  # and a permutation: no two letters merge
+    assert enciphered_rows(labels, texts, 1, seed=0)[0] == ["und"] * 3
+    alphabet = "abcdefghijklmnopqrstuvwxyz"
+    (near,) = enciphered_rows(["en"], [alphabet], 1, seed=0, share=1 / 3)[1]
+    (far,) = enciphered_rows(["en"], [alphabet], 1, seed=0)[1]
+    assert sorted(near) == sorted(far) == list(alphabet)  # letters are swapped, none lost or added
+    assert 2 <= sum(a != b for a, b in zip(alphabet, near)) <= 9 < sum(a != b for a, b in zip(alphabet, far))

@@ -1,4 +1,5 @@
-"""Training pieces: bag-mode sums, weight averaging, float16 storage, averaged next-word models."""
+"""Training pieces: bag-mode sums, weight averaging, float16 storage, averaged next-word models, the
+optimizer, and what the language identifier's epoch is chosen on."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ torch = pytest.importorskip("torch", reason="training needs the [export] extra")
 
 from bowgram.export.build import config_for, train_and_export  # noqa: E402
 from bowgram.export.models import BowClassifier, Ensemble, NgramLM  # noqa: E402
-from bowgram.export.trainer import _update_average  # noqa: E402
+from bowgram.export.train_config import TrainConfig  # noqa: E402
+from bowgram.export.trainer import _adam, _update_average  # noqa: E402
 from bowgram.runtime import load  # noqa: E402
 from bowgram.runtime.featurizer import Features  # noqa: E402
 from bowgram.runtime.padding import bags, pad  # noqa: E402
@@ -104,3 +106,36 @@ def test_averaged_float16_factored_nextword_bundle(tmp_path):
     assert "averages 2 models" in report
     examples = json.loads((tmp_path / "lm" / "examples.json").read_text(encoding="utf-8"))
     assert examples["examples"] and math.isfinite(examples["examples"][0]["top"][0][2])
+
+
+def test_adam_is_fused_where_torch_has_the_kernel_and_steps_as_plain_adam():
+    torch.manual_seed(0)
+    fused_model, plain_model = BowClassifier(100, 3, 4), BowClassifier(100, 3, 4)
+    plain_model.load_state_dict(fused_model.state_dict())
+    start = fused_model.embedding.weight.detach().clone()
+    fused = _adam(list(fused_model.parameters()), TrainConfig(lr=0.01))
+    plain = torch.optim.Adam(plain_model.parameters(), lr=0.01)
+    assert fused.defaults["fused"]  # torch >= 2.4 has a CPU kernel: most of the language identifier's step time
+    ids, offsets, gold = torch.tensor([3, 5, 7, 9, 11]), torch.tensor([0, 2]), torch.tensor([1, 2])
+    for model, optimizer in ((fused_model, fused), (plain_model, plain)):
+        for _ in range(3):
+            optimizer.zero_grad()
+            torch.nn.functional.nll_loss(model(ids, offsets), gold).backward()
+            optimizer.step()
+    for a, b in zip(fused_model.parameters(), plain_model.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert not torch.allclose(fused_model.embedding.weight, start)  # it did train
+
+
+def test_the_epoch_is_chosen_on_the_served_answer_which_is_never_the_none_class():
+    from bowgram.export.langid_training import accuracy
+    from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec
+
+    class Fixed(torch.nn.Module):  # "none of these" most likely, the gold label next
+        def forward(self, ids):
+            return torch.log(torch.tensor([[0.6, 0.3, 0.1]])).repeat(len(ids), 1)
+
+    featurizer = Featurizer(FeaturizerSpec(min_n=1, max_n=2, buckets=64), {})
+    texts, cpu = ["hola amigo", "buenos dias"], torch.device("cpu")
+    assert accuracy(Fixed(), featurizer, {"und": 0, "es": 1, "en": 2}, ["es", "es"], texts, cpu) == 1.0
+    assert accuracy(Fixed(), featurizer, {"xx": 0, "es": 1, "en": 2}, ["es", "es"], texts, cpu) == 0.0

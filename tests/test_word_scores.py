@@ -166,7 +166,8 @@ def test_threads_share_the_predictor_safely(weights, dev_texts):
         lid._weights, lid._weights_read = None, True
         lid._word_scores = WordScores(lid.word_scores().base, lid.word_scores()._score, capacity=128)
     texts = dev_texts[:400]
-    labels = [lid.labels[i] for i in lid.model_log_probs(texts).argmax(1).tolist()]
+    answerable = [i for i, label in enumerate(lid.labels) if label in lid.known_labels]  # never "none of these"
+    labels = [lid.labels[answerable[j]] for j in lid.model_log_probs(texts)[:, answerable].argmax(1).tolist()]
     got: dict[int, str] = {}
 
     def work(offset: int) -> None:

@@ -10,13 +10,14 @@ that label (or, for the ones the default model leaves out, the closest one) rath
 
 from __future__ import annotations
 
-import csv
 import gzip
 import html.parser
 import re
 import sys
 import tarfile
 from pathlib import Path
+
+from bowgram.export.langid_data import language_codes
 
 HERE = Path(__file__).resolve().parent
 # variety -> the label(s) it belongs with (written down so the choice can be checked)
@@ -55,9 +56,9 @@ class _Blocks(html.parser.HTMLParser):
 
 
 def label_codes() -> set[str]:
-    with open(HERE.parent / "language_codes.tsv", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    return {r["iso639_3"] for r in rows} | {r["flores"].split("_")[0] for r in rows if r["flores"]}
+    """The ISO 639-3 codes of the labels, by their own code and by their FLORES-200 code's."""
+    rows = language_codes().values()
+    return {r["iso639_3"] for r in rows} | {r["flores"].split("_")[0] for r in rows if "flores" in r}
 
 
 def main(package: str) -> None:

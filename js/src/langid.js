@@ -2,9 +2,9 @@
 // LanguageIdentifier answers (top-k, threshold -> "und", restriction to some languages).
 import { Featurizer } from './featurizer.js';
 import { InputError, BundleError, checkOptions } from './errors.js';
-import { validateLanguages, codeMap } from './languages.js';
+import { validateLanguages, codeMap, UNDETERMINED } from './languages.js';
 
-export const UNDETERMINED = 'und';
+export { UNDETERMINED };
 export const MAX_CHARS = 100_000; // a longer text is identified by its first MAX_CHARS code points
 const CALL_VALUES = 1 << 17; // ids per model call (rows x padded width) = CALL_VALUES / the model's dim, as in the
 // Python runtime: the gathered embeddings stay cache-sized

