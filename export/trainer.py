@@ -108,7 +108,7 @@ def fit(
 def _adam(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Adam:
     """Adam, fused into one kernel where this torch has one for the device (CPU since torch 2.4):
     the same update, and on the language identifier's 3M-weight table a step 5x faster (11 ms ->
-    2.2 ms on 2 CPU cores; its build 1,007 s -> 855 s)."""
+    2.2 ms on 2 CPU cores; its build in CI 1,007 s -> 769 s)."""
     try:
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
     except (RuntimeError, TypeError):  # an older torch, or a device without the fused kernel
