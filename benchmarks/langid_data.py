@@ -32,6 +32,7 @@ from bowgram.export.langid_data import WORDFREQ_CODES
 from bowgram.export.training import default_data
 from bowgram.runtime.corpus import read_labelled, short_spans
 from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec
+from bowgram.runtime.languages import none_class
 from bowgram.runtime.padding import pad
 from bowgram.runtime.tasks.langid import SHORT_SEED
 
@@ -94,6 +95,7 @@ def score(trained, sets) -> dict:
     index = {label: i for i, label in enumerate(names)}
     featurizer = Featurizer(FeaturizerSpec.from_dict(trained.featurizer), trained.data_files["vocab.json"][1])
     model = trained.model.cpu().eval()
+    none = none_class(names)  # never an answer, as in the runtimes
     out = {}
     for name, (labels, texts) in sets.items():
         x = featurizer(texts)
@@ -102,6 +104,8 @@ def score(trained, sets) -> dict:
         for s in range(0, len(order), 4096):
             rows = order[s : s + 4096]
             probs = model(torch.from_numpy(pad(x, rows))).exp().numpy()
+            if none is not None:
+                probs[:, none] = -1.0
             pred[rows], conf[rows] = probs.argmax(1), probs.max(1)
         empty = x.lengths() == 0
         pred[empty] = -1

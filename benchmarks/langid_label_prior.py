@@ -26,6 +26,7 @@ import numpy as np
 from langid_v3 import excluded, flores_dev, in_domain_dev
 
 from bowgram.runtime import load
+from bowgram.runtime.languages import none_class
 from bowgram.runtime.tasks.langid import SHORT_SEED, short_spans
 
 DELTAS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
@@ -49,12 +50,17 @@ def main() -> None:
     index = {label: i for i, label in enumerate(lid.labels)}
     flores = flores_dev()
     absent = np.array([label not in set(flores[0]) for label in lid.labels])
+    none = none_class(lid.labels)  # "none of these": never an answer (as in the runtimes), not a label to lower
+    answerable = np.ones(len(lid.labels), dtype=bool)
+    if none is not None:
+        absent[none], answerable[none] = False, False
     scored = {}  # (set, part) -> gold ids, log-probabilities (rows of known labels)
     for name, rows in (("FLORES-200 dev", flores), ("in-domain dev", in_domain_dev(excluded(args.bundle)))):
         for part, (gold, texts) in parts(*rows).items():
             keep = [i for i, g in enumerate(gold) if g in index]
             log_probs = lid.model_log_probs([texts[i] for i in keep])
-            scored[name, part] = np.array([index[gold[i]] for i in keep]), np.nan_to_num(log_probs, nan=-np.inf)
+            log_probs = np.where(answerable, np.nan_to_num(log_probs, nan=-np.inf), -np.inf)
+            scored[name, part] = np.array([index[gold[i]] for i in keep]), log_probs
     lines = [
         "# Language ID: a lower prior for the labels FLORES-200 lacks (measured, not shipped)",
         "",
@@ -93,7 +99,7 @@ def main() -> None:
         shifted = log_probs - np.where(absent, delta, 0.0)
         p = np.exp(shifted - shifted.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
-        best = p.argmax(axis=1)
+        best = np.where(answerable, p, -1.0).argmax(axis=1)
         lines.append(
             f"| {delta:g} | " + " | ".join(f"{lid.labels[b]} {p[i, b]:.2f}" for i, b in enumerate(best)) + " |"
         )

@@ -19,7 +19,7 @@ import numpy as np
 from bowgram.runtime.corpus import read_labelled, short_spans
 from bowgram.runtime.errors import InputError
 from bowgram.runtime.featurizer import Featurizer, FeaturizerSpec
-from bowgram.runtime.languages import UNDETERMINED
+from bowgram.runtime.languages import none_class
 from bowgram.runtime.padding import bags, pad
 from bowgram.runtime.tasks.langid import metrics_of
 
@@ -447,7 +447,7 @@ def accuracy(
         return 0.0
     x = featurizer(texts)
     gold = np.array([index.get(label, -1) for label in labels])
-    none = index.get(UNDETERMINED)  # "none of these" is never an answer: the served answer is the best language
+    none = none_class(list(index))  # never an answer: the served answer is the best language
     correct = 0
     for start in range(0, len(texts), batch):
         rows = np.arange(start, min(start + batch, len(texts)))

@@ -7,6 +7,8 @@ weights are stored as float16 still computes in float32: the shipped files are h
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,8 +32,37 @@ class BowClassifier(nn.Module):
         if offsets is None:  # [batch, tokens] -> [batch, tokens, dim] -> [batch, dim]
             pooled = self.embedding(input_ids).float().sum(dim=1)
         else:  # flat ids [total], text i starting at offsets[i]
-            pooled = F.embedding_bag(input_ids, self.embedding.weight, offsets, mode="sum").float()
+            pooled = self._bag_sums(input_ids, offsets).float()
         return F.log_softmax(self.output(self.hidden(pooled)), dim=-1)  # [batch, labels]
+
+    # training's path; the scripted model keeps the padded one (a custom autograd step does not
+    # script), and TorchScript reads the unannotated arguments as tensors (it cannot resolve this
+    # module's postponed annotations on an unused method)
+    @torch.jit.unused
+    def _bag_sums(self, input_ids, offsets):
+        if input_ids.device.type == "cpu":
+            return _SumBag.apply(self.embedding.weight, input_ids, offsets)
+        return F.embedding_bag(input_ids, self.embedding.weight, offsets, mode="sum")  # measured on CPU only
+
+
+class _SumBag(torch.autograd.Function):
+    """`F.embedding_bag(mode="sum")` forward; its weight gradient as one scatter-add of each bag's
+    gradient onto its ids. The same gradient up to the order of float additions, and on CPU the
+    backward 2-3x faster than embedding_bag's own (on the language identifier's batches: 8.7-14.6
+    ms -> 4.5-5.2 ms a step, which took 43% of the training step)."""
+
+    @staticmethod
+    def forward(ctx: Any, weight: torch.Tensor, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(ids, offsets)
+        ctx.rows = weight.shape[0]
+        return F.embedding_bag(ids, weight, offsets, mode="sum")
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        ids, offsets = ctx.saved_tensors
+        lengths = torch.diff(offsets, append=offsets.new_tensor([len(ids)]))
+        bag = torch.repeat_interleave(torch.arange(len(offsets), device=ids.device), lengths)  # each id's bag
+        return grad.new_zeros(ctx.rows, grad.shape[1]).index_add_(0, ids, grad.index_select(0, bag)), None, None
 
 
 class Linear(nn.Linear):

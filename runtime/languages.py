@@ -21,6 +21,13 @@ CODES = ("label", "iso639-1", "iso639-3", "flores")  # what an answer can be giv
 MAX_FIELD = 100  # characters: names and codes are short
 
 
+def none_class(labels: Sequence[str]) -> int | None:
+    """The index of a model's "none of these languages" output (`UNDETERMINED`) in `labels`, or
+    None. It is never an answer: the runtimes, training's choice of epoch and the benchmarks all
+    take the best of the other outputs."""
+    return list(labels).index(UNDETERMINED) if UNDETERMINED in labels else None
+
+
 def validate(data: Any, labels: Sequence[str], where: str) -> dict[str, dict[str, str]]:
     """`languages.json`'s content, checked against the bundle's labels."""
     if not isinstance(data, dict):

@@ -34,6 +34,20 @@ def test_bag_mode_gives_the_padded_sums():
     assert torch.allclose(padded, bagged, atol=1e-6)
 
 
+def test_bag_mode_gradient_is_embedding_bags_own():
+    torch.manual_seed(0)
+    model = BowClassifier(num_ids=20, num_labels=3, dim=4)
+    ids = torch.tensor([5, 5, 7, 1, 7, 19, 3, 5])  # ids repeated within a bag and across bags
+    offsets = torch.tensor([0, 3, 3, 6])  # the third bag is empty
+    gold = torch.tensor([0, 2, 1, 2])
+    torch.nn.functional.nll_loss(model(ids, offsets), gold).backward()
+    ours = model.embedding.weight.grad.clone()
+    model.zero_grad()
+    pooled = torch.nn.functional.embedding_bag(ids, model.embedding.weight, offsets, mode="sum")
+    torch.nn.functional.nll_loss(torch.log_softmax(model.output(pooled), -1), gold).backward()
+    assert ours.abs().sum() > 0 and torch.allclose(ours, model.embedding.weight.grad, atol=1e-7)
+
+
 def test_average_moves_toward_the_current_weights():
     kept, current = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
     before = kept.weight.detach().clone()

@@ -25,7 +25,7 @@ from ..corpus import read_labelled, short_spans
 from ..errors import BundleError, InputError
 from ..featurizer import Features, Featurizer, FeaturizerSpec
 from ..inputs import as_batch
-from ..languages import UNDETERMINED, relabel
+from ..languages import UNDETERMINED, none_class, relabel
 from ..onnx_weights import float_tensors
 from ..padding import pad, pad_chunks
 from ..segmenter import segment
@@ -83,7 +83,7 @@ class LanguageIdentifier(Predictor):
         # a model trained with an `und` class ("none of these languages": text in others) keeps its
         # share of the probability, so text in a language it was not trained on gets a low p; `und`
         # is never a guess itself, nor a language to restrict to
-        self._none = self.labels.index(UNDETERMINED) if UNDETERMINED in self.labels else None
+        self._none = none_class(self.labels)
         self._index = {label: i for i, label in enumerate(self.labels) if i != self._none}
         self._answerable = None if self._none is None else np.array(sorted(self._index.values()))
         self.languages: dict[str, dict[str, str]] = {}  # languages.json: names and codes, if the bundle has it
